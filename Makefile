@@ -1,0 +1,48 @@
+# genre-lab: set up, build the book, run the tests.  `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch first, pinned: a bare `torch` on an empty venv pulls a multi-GB CUDA build.
+# On a Linux laptop without a GPU add: TORCH_FLAGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH ?= torch==2.13.0
+TORCH_FLAGS ?=
+
+# Caches live inside the checkout, so `make clean` (or deleting .cache/) resets everything.
+export GENRE_LAB_CACHE ?= $(CURDIR)/.cache/genre-lab
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+# librosa's example recordings, when a local copy sits beside the project (as in CI).
+SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/librosa),)
+export LIBROSA_DATA_DIR ?= $(SHARED_DATA)/librosa
+endif
+
+BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
+
+.PHONY: help setup book lab test clean
+help:
+	@echo "make book   set up .venv, execute every chapter and build the book (book/_build/html)"
+	@echo "make test   run the unit tests and execute every notebook"
+	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make clean  remove the book build and the caches"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH_FLAGS) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	touch $@
+
+book: setup
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
+	@echo "The book: $(CURDIR)/book/_build/html/index.html"
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf book/_build .cache

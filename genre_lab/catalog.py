@@ -1,0 +1,15 @@
+"""The model names and the segment kinds each reads, without importing torch (for the CLI)."""
+
+#: name -> the segment kinds (``"logmel"``, ``"mfcc"``) the model reads, in order
+INPUT_KINDS = {
+    "mlp": ("logmel",),
+    "lenet5": ("logmel",),
+    "cnn64": ("logmel",),
+    "cheng": ("logmel",),
+    "resnet": ("logmel",),
+    "lstm": ("mfcc",),
+    "cnn1d": ("mfcc",),
+    "crnn": ("mfcc",),
+    "fusion": ("logmel", "mfcc"),
+}
+MODEL_NAMES = tuple(INPUT_KINDS)

@@ -1,0 +1,227 @@
+"""The ``genre-lab`` command line.
+
+::
+
+    genre-lab synth OUT [--clips-per-genre N] [--seconds S] [--seed K]
+    genre-lab check ROOT
+    genre-lab features ROOT --out FILE.csv [--seconds 3]
+    genre-lab train ROOT --model NAME --out DIR [--epochs N] [--split track|artist|filtered]
+                    [--seed K]
+    genre-lab evaluate DIR ROOT [--json]
+    genre-lab predict DIR FILE...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _synth(args) -> int:
+    from .data import synth
+
+    table = synth.generate(args.out, clips_per_genre=args.clips_per_genre, seconds=args.seconds,
+                           seed=args.seed, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"wrote {len(table)} clips to {Path(args.out) / 'genres'} "
+          f"(metadata: {Path(args.out) / 'metadata.csv'})")
+    return 0
+
+
+def _check(args) -> int:
+    from .data.gtzan import GTZANError, scan
+
+    try:
+        report = scan(args.root)
+    except GTZANError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def _features(args) -> int:
+    from .data import load_tracks
+    from .feature_table import feature_table, write_csv
+
+    tracks = load_tracks(args.root, profile="full")  # every clip, whatever the profile
+    table = feature_table(tracks, seconds=args.seconds, progress=not args.quiet)
+    write_csv(table, args.out)
+    print(f"wrote {len(table)} rows x {table.shape[1]} columns to {args.out}")
+    return 0
+
+
+def _train(args) -> int:
+    from . import config, experiment, models, train
+    from .data import load_tracks
+
+    profile = config.get_profile(args.profile)
+    tracks = load_tracks(args.root, profile=profile.name)
+    data = experiment.prepare(tracks, split=args.split, seed=args.seed, profile=profile.name,
+                              split_folder=args.split_folder, progress=not args.quiet)
+    cfg = train.TrainConfig(epochs=args.epochs or profile.epochs, seed=args.seed,
+                            batch_size=args.batch_size, lr=args.lr, patience=args.patience)
+    run = experiment.train_model(args.model, data, cfg, progress=not args.quiet)
+    test = data.tracks[data.tracks.split == "test"]
+    train.save(run.model, args.out, history=run.history, config=cfg, extra=dict(
+        data=dict(root=str(args.root), source=tracks.attrs.get("source"), profile=profile.name,
+                  split=args.split, seed=args.seed, features=data.feature_params,
+                  test_tracks=list(test.track_id)),
+        test={k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
+                                         "track_accuracy_vote", "n_tracks")}))
+    print(f"{args.model}: {models.count_parameters(run.model):,} parameters, "
+          f"{run.history.seconds:.0f} s, best epoch {run.history.best_epoch + 1}")
+    print(f"test ({run.result['n_tracks']} tracks): segment accuracy "
+          f"{run.result['segment_accuracy']:.3f}, track accuracy "
+          f"{run.result['track_accuracy']:.3f}")
+    print(f"saved to {args.out}")
+    return 0
+
+
+def _metadata(folder) -> dict:
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not a model folder (train one with `genre-lab train`)")
+    return json.loads(path.read_text())
+
+
+def _evaluate(args) -> int:
+    from . import train
+    from .data import load_tracks
+    from .evaluate import evaluate
+    from .segments import segment_features
+
+    meta = _metadata(args.model_dir)
+    model = train.load(args.model_dir)
+    data_meta = meta["data"]
+    tracks = load_tracks(args.root, profile="full")
+    test = set(data_meta["test_tracks"])
+    if test <= set(tracks.track_id):
+        tracks, scope = tracks[tracks.track_id.isin(test)], "test split of training"
+    else:
+        scope = "all tracks (not the training data)"
+    segments = segment_features(tracks, progress=not args.json, **data_meta["features"])
+    from .train import predict_logits
+
+    logits = predict_logits(model, [segments[k].X for k in model.kinds])
+    first = segments[model.kinds[0]]
+    result = evaluate(logits, first.label, first.track_id)
+    result.update(model=model.name, evaluated_on=scope, root=str(args.root))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{model.name} on {result['n_tracks']} tracks ({scope}):")
+        print(f"  segment accuracy {result['segment_accuracy']:.3f}")
+        print(f"  track accuracy   {result['track_accuracy']:.3f} (mean of logits), "
+              f"{result['track_accuracy_vote']:.3f} (majority vote)")
+    return 0
+
+
+def _predict(args) -> int:
+    import numpy as np
+
+    from . import GENRES, audio, train
+    from .segments import signal_features
+    from .train import predict_logits
+
+    meta = _metadata(args.model_dir)
+    model = train.load(args.model_dir)
+    failed = 0
+    for file in args.files:
+        try:
+            feats = signal_features(audio.load(file), **meta["data"]["features"])
+        except (audio.AudioError, FileNotFoundError) as err:
+            print(f"{file}: error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        logits = predict_logits(model, [feats[k] for k in model.kinds]).mean(axis=0)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        top = np.argsort(probs)[::-1][: args.top]
+        if args.json:
+            print(json.dumps(dict(file=str(file), top=[dict(genre=GENRES[i],
+                                                            probability=float(probs[i]))
+                                                       for i in top])))
+        else:
+            print(f"{file}: " + ", ".join(f"{GENRES[i]} {probs[i]:.2f}" for i in top))
+    if failed:
+        print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and the tests)."""
+    parser = argparse.ArgumentParser(
+        prog="genre-lab",
+        description="Tools of the genre-lab course on music genre classification.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="generate the synthetic mini-GTZAN in GTZAN's layout")
+    p.add_argument("out", type=Path, help="output folder (gets genres/<genre>/*.wav)")
+    p.add_argument("--clips-per-genre", type=int, default=100, metavar="N")
+    p.add_argument("--seconds", type=float, default=30.0, metavar="S", help="clip length")
+    p.add_argument("--seed", type=int, default=0, metavar="K")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the clips of an earlier run in OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_synth)
+
+    p = sub.add_parser("check", help="validate a GTZAN folder; exit 1 if any file is bad")
+    p.add_argument("root", type=Path, help="GTZAN folder (original or Kaggle layout)")
+    p.set_defaults(func=_check)
+
+    p = sub.add_parser("features", help="write the Kaggle feature table (features_30_sec.csv)")
+    p.add_argument("root", type=Path, help="GTZAN folder")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="slice length (3 writes the features_3_sec.csv variant)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_features)
+
+    from .catalog import MODEL_NAMES
+
+    p = sub.add_parser("train", help="train a model; writes model.pt and metrics.json")
+    p.add_argument("root", type=Path, help="GTZAN folder (or a synthetic one)")
+    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--epochs", type=int, default=None, help="default: the profile's")
+    p.add_argument("--split", default="track", choices=["track", "artist", "filtered"])
+    p.add_argument("--split-folder", type=Path, default=None,
+                   help="folder with the filtered split lists (default: fetched ones)")
+    p.add_argument("--seed", type=int, default=0, metavar="K")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=None, help="early stopping patience")
+    p.add_argument("--profile", default=None, choices=["quick", "standard", "full"],
+                   help="default: GENRE_LAB_PROFILE or quick")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained model on a GTZAN folder")
+    p.add_argument("model_dir", type=Path, metavar="DIR")
+    p.add_argument("root", type=Path, metavar="ROOT")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="top genres of audio files, any length/rate/channels")
+    p.add_argument("model_dir", type=Path, metavar="DIR")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=_predict)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``genre-lab`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

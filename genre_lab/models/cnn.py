@@ -1,0 +1,165 @@
+"""Networks on log-mel spectrogram patches, input ``(batch, n_mels, n_frames)``.
+
+Notebook: 04-spectrogram-cnns (all), 06-augmentation (Cheng et al. with a frequency channel),
+07-compression.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _flat_size(features: nn.Module, input_shape) -> int:
+    with torch.no_grad():
+        return features(torch.zeros(1, 1, *input_shape)).numel()
+
+
+class PixelMLP(nn.Module):
+    """A 5-layer perceptron on the flattened spectrogram pixels.
+
+    Seed 000 (Miri, Enriquez & Donohue, CS230 2018) tried this first on grayscale
+    spectrogram images: it reached ~90% training and ~45% development accuracy, which is the
+    lesson: pixels without convolution overfit.
+    """
+
+    def __init__(self, input_shape, n_classes: int = 10, hidden=(512, 256, 128, 64),
+                 dropout: float = 0.3):
+        super().__init__()
+        layers, width = [nn.Flatten()], int(torch.tensor(input_shape).prod())
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 style: two small conv + average-pool stages, then 120-84-classes.
+
+    Seed 004 (Garcia Martin's blog post, 2019): 95% training but 78% test accuracy on GTZAN
+    mel spectrograms, i.e. it overfits.
+    """
+
+    def __init__(self, input_shape, n_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 8, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Dropout(0.2),
+            nn.Conv2d(8, 32, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Dropout(0.2),
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(_flat_size(self.features, input_shape), 120), nn.ReLU(),
+            nn.Dropout(0.3), nn.Linear(120, 84), nn.ReLU(), nn.Dropout(0.4),
+            nn.Linear(84, n_classes),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x.unsqueeze(1)))
+
+
+class CNN64(nn.Module):
+    """Four blocks of 64 3x3 filters, 2x2 max pooling and dropout, then one dense layer.
+
+    Seed 004's "CNN-64": 0.876 test accuracy on GTZAN 3-second mel patches, with no sign of
+    overfitting (train 0.873).
+    """
+
+    def __init__(self, input_shape, n_classes: int = 10, n_filters: int = 64):
+        super().__init__()
+        blocks, channels = [], 1
+        for dropout in (0.2, 0.2, 0.2, 0.3):
+            blocks += [nn.Conv2d(channels, n_filters, 3), nn.ReLU(), nn.MaxPool2d(2),
+                       nn.Dropout(dropout)]
+            channels = n_filters
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Flatten(),
+                                  nn.Linear(_flat_size(self.features, input_shape), n_classes))
+
+    def forward(self, x):
+        return self.head(self.features(x.unsqueeze(1)))
+
+
+class FrequencyChannel(nn.Module):
+    """Append a channel holding each row's frequency position in [-1, 1] (CoordConv-style),
+    so convolutions can tell a low note from a high one (seed 003's positional idea)."""
+
+    def forward(self, x):
+        b, _, f, t = x.shape
+        coord = torch.linspace(-1.0, 1.0, f, device=x.device, dtype=x.dtype)
+        return torch.cat([x, coord.view(1, 1, f, 1).expand(b, 1, f, t)], dim=1)
+
+
+class Cheng2020(nn.Module):
+    """The 5-conv baseline of Cheng, Chang & Kuo (IS3C 2020): 3x3 convolutions with
+    128-64-32-16-8 filters, each followed by ReLU, 2x2 max pooling and dropout 0.5, then one
+    dense layer.
+
+    Seed 003 (Kiefer, Li & Mak) used it as their baseline: 47% after 10 epochs, where the
+    paper reports 83.3% after 100 epochs with majority voting.
+
+    Args:
+        frequency_channel: add a frequency-coordinate input channel (see FrequencyChannel).
+    """
+
+    def __init__(self, input_shape, n_classes: int = 10, dropout: float = 0.5,
+                 frequency_channel: bool = False, widths=(128, 64, 32, 16, 8)):
+        super().__init__()
+        self.coord = FrequencyChannel() if frequency_channel else nn.Identity()
+        blocks, channels = [], 2 if frequency_channel else 1
+        for width in widths:
+            blocks += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                       nn.Dropout(dropout)]
+            channels = width
+        self.features = nn.Sequential(*blocks)
+        with torch.no_grad():
+            flat = self.features(self.coord(torch.zeros(1, 1, *input_shape))).numel()
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, n_classes))
+
+    def forward(self, x):
+        return self.head(self.features(self.coord(x.unsqueeze(1))))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and an identity (or 1x1) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else nn.Sequential(
+            nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """A small ResNet-18 (He et al. 2016): four stages of two basic blocks, global average
+    pooling. Widths default to a quarter of ResNet-18's (16-128 instead of 64-512) so it
+    trains on a CPU.
+
+    Seed 001 (Wei, Chen & Lu) reached 0.84 with an ImageNet-pretrained ResNet18 on mel images;
+    seed 003 got 16% training one from scratch for 10 epochs.
+    """
+
+    def __init__(self, input_shape, n_classes: int = 10, widths=(16, 32, 64, 128)):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU())
+        stages, c_in = [], widths[0]
+        for i, width in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            stages += [BasicBlock(c_in, width, stride), BasicBlock(width, width)]
+            c_in = width
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                  nn.Linear(c_in, n_classes))
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x.unsqueeze(1))))

@@ -1,0 +1,122 @@
+"""ipywidgets explorers for the chapters.
+
+Each explorer is controls plus a drawing callback. ``explorer.update(**values)`` is the
+callback the widgets call; it returns (and keeps in ``.result``) what it computed, so a unit
+test can drive it without a browser.
+
+Notebook: 01-waveforms (ZCR explorer), 02-spectrograms (spectrogram explorer).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from . import GENRES, audio, features, plots
+from .config import SAMPLE_RATE
+
+
+class Explorer:
+    """Widgets that redraw a figure whenever a control changes.
+
+    Args:
+        draw: ``draw(**values) -> dict``; draws one figure and returns what it computed.
+        controls: name -> ipywidgets control; names are ``draw``'s keyword arguments.
+    """
+
+    def __init__(self, draw, controls: dict):
+        self.controls = controls
+        self._draw = draw
+        self.result = None
+        self.output = widgets.interactive_output(self.update, controls)
+        self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.output])
+
+    @property
+    def values(self) -> dict:
+        """The controls' current values."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def update(self, **values):
+        """Redraw for these control values (the widgets' callback); returns the result."""
+        plt.close("all")
+        self.result = self._draw(**values)
+        return self.result
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def zcr_explorer(tracks, *, sr: int = SAMPLE_RATE) -> Explorer:
+    """Pick a genre, a clip, a frame length and a hop; see the waveform, ZCR and RMS.
+
+    Notebook: 01-waveforms.
+
+    Args:
+        tracks: a track table (``genre_lab.data.load_tracks()``).
+    """
+    by_genre = {g: list(rows.path) for g, rows in tracks.groupby("genre")}
+    genres = [g for g in GENRES if g in by_genre]
+    load = lru_cache(maxsize=16)(lambda path: audio.load(path, sr=sr))
+
+    def draw(genre, clip, frame_length, hop_length):
+        paths = by_genre[genre]
+        path = paths[min(clip, len(paths) - 1)]
+        y = load(path)
+        zcr = features.zero_crossing_rate(y, frame_length=frame_length, hop_length=hop_length)
+        energy = features.rms(y, frame_length=frame_length, hop_length=hop_length)
+        fig, (ax_wave, ax_zcr, ax_rms) = plt.subplots(3, 1, figsize=(9, 5), sharex=True,
+                                                      layout="constrained")
+        plots.waveform(y, sr=sr, ax=ax_wave, title=f"{genre}: {path.rsplit('/', 1)[-1]}")
+        plots.frame_feature(zcr, sr=sr, hop_length=hop_length, ax=ax_zcr, color="C1")
+        ax_zcr.set(ylabel="ZCR")
+        plots.frame_feature(energy, sr=sr, hop_length=hop_length, ax=ax_rms, color="C2")
+        ax_rms.set(ylabel="RMS")
+        return dict(figure=fig, path=path, zcr=zcr, rms=energy)
+
+    n_max = max(len(p) for p in by_genre.values()) - 1
+    controls = dict(
+        genre=widgets.Dropdown(options=genres, value=genres[0], description="genre"),
+        clip=widgets.IntSlider(value=0, min=0, max=n_max, description="clip"),
+        frame_length=widgets.Dropdown(options=[256, 512, 1024, 2048, 4096], value=2048,
+                                      description="frame"),
+        hop_length=widgets.Dropdown(options=[128, 256, 512, 1024], value=512,
+                                    description="hop"),
+    )
+    return Explorer(draw, controls)
+
+
+def spectrogram_explorer(signals: dict, *, sr: int = SAMPLE_RATE) -> Explorer:
+    """Pick a signal, n_fft, hop, n_mels and window; see its STFT and log-mel spectrogram.
+
+    Notebook: 02-spectrograms.
+
+    Args:
+        signals: name -> 1-D signal (e.g. one clip per genre).
+    """
+    names = list(signals)
+
+    def draw(name, n_fft, hop_length, n_mels, window):
+        y = signals[name]
+        S = features.stft_db(y, n_fft=n_fft, hop_length=hop_length, window=window)
+        M = features.log_mel(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                             window=window)
+        fig, (ax_stft, ax_mel) = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
+        plots.spectrogram(S, sr=sr, hop_length=hop_length, y_axis="log", ax=ax_stft,
+                          title=f"STFT: {n_fft}-sample {window} window, hop {hop_length}")
+        plots.spectrogram(M, sr=sr, hop_length=hop_length, y_axis="mel", ax=ax_mel,
+                          title=f"log-mel, {n_mels} bands")
+        return dict(figure=fig, stft_shape=S.shape, mel_shape=M.shape)
+
+    controls = dict(
+        name=widgets.Dropdown(options=names, value=names[0], description="signal"),
+        n_fft=widgets.Dropdown(options=[256, 512, 1024, 2048, 4096], value=2048,
+                               description="n_fft"),
+        hop_length=widgets.Dropdown(options=[128, 256, 512, 1024], value=512,
+                                    description="hop"),
+        n_mels=widgets.Dropdown(options=[16, 32, 64, 128], value=128, description="n_mels"),
+        window=widgets.Dropdown(options=["hann", "hamming", "blackman", "boxcar"],
+                                value="hann", description="window"),
+    )
+    return Explorer(draw, controls)

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real-data folder beside the project, and tiny GTZAN-shaped folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genre_lab import GENRES
+
+PROJECT = Path(__file__).resolve().parents[1]
+#: Real GTZAN clips and metadata for tests; present in CI, absent on a user's machine.
+SHARED_DATA = Path(os.environ.get("GENRE_LAB_SHARED_DATA", PROJECT.parent / "shared" / "data"))
+
+
+def shared(relative: str) -> Path:
+    """A path in the shared real-data folder, or skip (fail when CI requires the folder)."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        reason = f"real test data not found at {path} (only CI and developers have it)"
+        if os.environ.get("GENRE_LAB_REQUIRE_SHARED_DATA"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def write_tone(path: Path, *, seconds: float = 4.0, sr: int = 22050, channels: int = 1,
+               subtype: str = "PCM_16", freq: float = 220.0, seed: int = 0) -> Path:
+    """Write a short clip (a tone plus a little noise) for layout tests."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * sr))) / sr
+    y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    if channels > 1:
+        y = np.stack([y] * channels, axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y.astype(np.float32), sr, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def make_gtzan(tmp_path):
+    """Build a small valid GTZAN folder: ``make_gtzan(clips=2, layout="original")``."""
+
+    def build(clips: int = 2, layout: str = "original", genres=GENRES) -> Path:
+        root = tmp_path / "gtzan"
+        base = root / ("genres" if layout == "original" else "Data/genres_original")
+        for gi, genre in enumerate(genres):
+            for i in range(clips):
+                write_tone(base / genre / f"{genre}.{i:05d}.wav", freq=110.0 * (gi + 1) + i,
+                           seed=gi * 100 + i)
+        return root
+
+    return build

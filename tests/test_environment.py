@@ -1,0 +1,40 @@
+"""pyproject.toml and environment.yml describe the same environment."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+from conftest import PROJECT
+
+# conda-forge spells a few packages differently from PyPI.
+CONDA_TO_PYPI = {"pysoundfile": "soundfile", "pytorch": "torch"}
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement).groups()
+    return name.lower().replace("_", "-"), spec.replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + [
+        req for extra in ("dev", "book") for req in project["optional-dependencies"][extra]]
+    pypi = dict(_split(r) for r in wanted)
+
+    env = yaml.safe_load((PROJECT / "environment.yml").read_text())
+    conda = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and not dep.startswith(("python", "pip")):
+            name, spec = _split(dep)
+            conda[CONDA_TO_PYPI.get(name, name)] = spec
+    assert conda == pypi
+
+
+def test_every_range_is_bounded():
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    for req in project["dependencies"] + sum(project["optional-dependencies"].values(), []):
+        name, spec = _split(req)
+        assert ">=" in spec and "<" in spec.replace("<=", ""), f"{req}: want a lower and upper bound"
+        assert "==" not in spec, f"{req}: ranges, not exact pins"

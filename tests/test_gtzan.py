@@ -1,0 +1,206 @@
+"""The GTZAN loader on good and bad folders: every bad case is named, none is a deep traceback."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import write_tone
+
+from genre_lab import GENRES, audio, cli
+from genre_lab.data import gtzan
+
+
+def _scan_one_bad(make_gtzan, name: str, writer):
+    root = make_gtzan()
+    path = root / "genres" / name.split(".")[0] / name
+    writer(path)
+    return gtzan.scan(root), path
+
+
+def _reason(report, path):
+    found = [p.reason for p in report.skipped if p.path.name == path.name]
+    assert found, f"{path.name} was not reported as skipped: {report.text()}"
+    return found[0]
+
+
+def test_valid_folder_is_ok(make_gtzan):
+    report = gtzan.scan(make_gtzan())
+    assert report.ok
+    assert len(report.tracks) == 2 * len(GENRES)
+    assert list(report.tracks.label) == [i for i in range(10) for _ in range(2)]
+
+
+def test_kaggle_layout_is_found(make_gtzan):
+    root = make_gtzan(layout="kaggle")
+    genre_dir, layout = gtzan.locate(root)
+    assert layout == "kaggle" and genre_dir.name == "genres_original"
+    # pointing at the genre folder itself also works
+    assert gtzan.locate(root / "Data" / "genres_original")[1] == "genre folders"
+
+
+def test_text_named_wav(make_gtzan):
+    report, path = _scan_one_bad(make_gtzan, "rock.00007.wav",
+                                 lambda p: p.write_text("this is not audio at all\n"))
+    assert "not a RIFF/WAV file" in _reason(report, path)
+    assert "rock.00007" not in set(report.tracks.track_id)
+
+
+def test_zero_byte_file(make_gtzan):
+    report, path = _scan_one_bad(make_gtzan, "pop.00009.wav", lambda p: p.write_bytes(b""))
+    assert "empty file" in _reason(report, path)
+
+
+def test_truncated_wav(make_gtzan, tmp_path):
+    def truncate(p):
+        full = write_tone(tmp_path / "full.wav", seconds=5.0)
+        data = full.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+
+    report, path = _scan_one_bad(make_gtzan, "blues.00003.wav", truncate)
+    assert "truncated" in _reason(report, path)
+
+
+def test_non_riff_header_like_kaggle_jazz_00054(make_gtzan):
+    # The Kaggle copy's jazz.00054.wav is not a RIFF file: same name, same failure mode.
+    junk = bytes(np.random.default_rng(54).integers(0, 256, 4000, dtype=np.uint8))
+    report, path = _scan_one_bad(make_gtzan, "jazz.00054.wav",
+                                 lambda p: p.write_bytes(b"\x00\x00\x01\xba" + junk))
+    assert "not a RIFF/WAV file" in _reason(report, path)
+
+
+def test_stereo_44k_is_converted_not_skipped(make_gtzan):
+    report, path = _scan_one_bad(
+        make_gtzan, "metal.00005.wav",
+        lambda p: write_tone(p, seconds=4.0, sr=44100, channels=2))
+    assert report.ok
+    row = report.tracks.set_index("track_id").loc["metal.00005"]
+    assert "2 channels" in row.note and "44100 Hz" in row.note
+    y = audio.load(path)
+    assert y.ndim == 1 and y.dtype == np.float32 and abs(len(y) - 4 * 22050) <= 1
+
+
+def test_8_bit_is_converted_not_skipped(make_gtzan):
+    report, path = _scan_one_bad(make_gtzan, "country.00004.wav",
+                                 lambda p: write_tone(p, subtype="PCM_U8"))
+    assert report.ok
+    assert "PCM_U8" in report.tracks.set_index("track_id").loc["country.00004"].note
+    assert np.abs(audio.load(path)).max() > 0.2
+
+
+def test_one_second_clip(make_gtzan):
+    report, path = _scan_one_bad(make_gtzan, "disco.00011.wav",
+                                 lambda p: write_tone(p, seconds=1.0))
+    assert "too short" in _reason(report, path)
+
+
+def test_all_zero_audio(make_gtzan):
+    report, path = _scan_one_bad(
+        make_gtzan, "hiphop.00002.wav",
+        lambda p: sf.write(str(p), np.zeros(22050 * 4, dtype=np.float32), 22050))
+    assert "silent" in _reason(report, path)
+
+
+def test_missing_genre_folder(make_gtzan):
+    root = make_gtzan(genres=[g for g in GENRES if g != "reggae"])
+    report = gtzan.scan(root)
+    assert report.missing_genres == ["reggae"] and not report.ok
+    with pytest.warns(gtzan.BadAudioWarning, match="reggae: missing genre folder"):
+        tracks = gtzan.track_table(root)
+    assert "reggae" not in set(tracks.genre)
+    with pytest.raises(gtzan.GTZANError, match="reggae"):
+        gtzan.track_table(root, strict=True)
+
+
+def test_unknown_genre_folder(make_gtzan):
+    root = make_gtzan()
+    write_tone(root / "genres" / "polka" / "polka.00000.wav")
+    report = gtzan.scan(root)
+    assert [p.path.name for p in report.unknown_folders] == ["polka"]
+    assert "polka" not in set(report.tracks.genre)
+
+
+def test_duplicate_track_id(make_gtzan):
+    root = make_gtzan()
+    write_tone(root / "genres" / "blues" / "blues.00000.au", freq=300.0)
+    report = gtzan.scan(root)
+    reasons = [p.reason for p in report.skipped]
+    assert len(reasons) == 1 and "duplicate track id blues.00000" in reasons[0]
+    assert (report.tracks.track_id == "blues.00000").sum() == 1
+
+
+def test_file_in_wrong_genre_folder_and_odd_name(make_gtzan):
+    root = make_gtzan()
+    write_tone(root / "genres" / "rock" / "metal.00042.wav")
+    write_tone(root / "genres" / "rock" / "my song.wav")
+    reasons = " | ".join(p.reason for p in gtzan.scan(root).skipped)
+    assert "file name says 'metal'" in reasons and "unexpected file name" in reasons
+
+
+@pytest.mark.parametrize("make_root", [
+    lambda tmp: tmp / "does-not-exist",
+    lambda tmp: tmp,  # exists, but empty
+    lambda tmp: (tmp / "music").mkdir() or (tmp / "music"),
+])
+def test_empty_or_wrong_root(tmp_path, make_root):
+    with pytest.raises(gtzan.GTZANError, match="no such folder|no GTZAN genre folders"):
+        gtzan.track_table(make_root(tmp_path))
+
+
+def test_genre_folders_without_audio(tmp_path):
+    (tmp_path / "genres" / "blues").mkdir(parents=True)
+    with pytest.raises(gtzan.GTZANError, match="hold no .wav or .au files"):
+        gtzan.scan(tmp_path)
+
+
+def test_one_warning_lists_every_skipped_file(make_gtzan):
+    root = make_gtzan()
+    (root / "genres" / "jazz" / "jazz.00054.wav").write_bytes(b"not riff" * 100)
+    (root / "genres" / "pop" / "pop.00009.wav").write_bytes(b"")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tracks = gtzan.track_table(root)
+    bad = [w for w in caught if issubclass(w.category, gtzan.BadAudioWarning)]
+    assert len(bad) == 1
+    message = str(bad[0].message)
+    assert "jazz.00054.wav" in message and "pop.00009.wav" in message
+    assert len(tracks) == 20
+
+
+def test_strict_raises_naming_the_file(make_gtzan):
+    root = make_gtzan()
+    (root / "genres" / "jazz" / "jazz.00054.wav").write_bytes(b"\x00" * 64)
+    with pytest.raises(gtzan.GTZANError, match=r"jazz\.00054\.wav: not a RIFF/WAV file"):
+        gtzan.track_table(root, strict=True)
+
+
+def test_audio_load_names_the_bad_file(tmp_path):
+    bad = tmp_path / "jazz.00054.wav"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(audio.AudioError, match=r"jazz\.00054\.wav: cannot decode audio"):
+        audio.load(bad)
+    with pytest.raises(FileNotFoundError):
+        audio.load(tmp_path / "missing.wav")
+
+
+def test_check_cli_names_bad_files_and_exits_1(make_gtzan, capsys):
+    root = make_gtzan()
+    (root / "genres" / "jazz" / "jazz.00054.wav").write_bytes(b"\x00\x00\x01\xba" * 500)
+    (root / "genres" / "pop" / "pop.00009.wav").write_bytes(b"")
+    assert cli.main(["check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "jazz.00054.wav: not a RIFF/WAV file" in out
+    assert "pop.00009.wav: empty file (0 bytes)" in out
+    assert "bad files (skipped): 2" in out
+
+
+def test_check_cli_on_clean_folder_exits_0(make_gtzan, capsys):
+    assert cli.main(["check", str(make_gtzan())]) == 0
+    assert "OK: every file is usable." in capsys.readouterr().out
+
+
+def test_check_cli_on_wrong_root(tmp_path, capsys):
+    assert cli.main(["check", str(tmp_path / "nope")]) == 1
+    assert "no such folder" in capsys.readouterr().err
