@@ -19,11 +19,12 @@ endif
 
 BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
 
-.PHONY: help setup book lab test clean
+.PHONY: help setup book lab test student clean
 help:
 	@echo "make book   set up .venv, execute every chapter and build the book (book/_build/html)"
 	@echo "make test   run the unit tests and execute every notebook"
 	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make student  write the exercise versions (no solutions) to student/"
 	@echo "make clean  remove the book build and the caches"
 
 setup: $(VENV)/.installed
@@ -43,6 +44,9 @@ test: setup
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+student: setup
+	$(BIN)/python book/student_versions.py --out student
 
 clean:
 	rm -rf book/_build .cache

@@ -3,20 +3,55 @@
 nbval collects ``.ipynb`` files only; this hook hands it each jupytext notebook parsed with
 ``jupytext.read``, so text notebooks run cell by cell in a fresh kernel and a failing cell
 fails the run (``--nbval-lax``: text notebooks store no outputs to compare).
+
+Each notebook also gets a last test item, ``budget``: it fails when the notebook took more
+than twice the runtime budget its front matter declares (``genre_lab: budget_seconds``).
+The terminal summary lists every notebook's time against its budget.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import jupytext
 import nbval.plugin
+import pytest
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+#: A chapter fails its budget check above this multiple of its declared budget.
+BUDGET_FACTOR = 2.0
+
+
+class BudgetCheck(pytest.Item):
+    """Fails when the notebook's cells took more than BUDGET_FACTOR x its declared budget."""
+
+    def __init__(self, *, notebook, budget, **kwargs):
+        super().__init__(**kwargs)
+        self.notebook, self.budget = notebook, budget
+
+    def runtest(self):
+        elapsed = time.perf_counter() - self.notebook.started
+        self.user_properties.append(("notebook_seconds", (self.notebook.path.name, elapsed,
+                                                          self.budget)))
+        if self.budget is None:
+            raise AssertionError(f"{self.notebook.path.name} declares no budget_seconds")
+        if elapsed > BUDGET_FACTOR * self.budget:
+            raise AssertionError(f"{self.notebook.path.name} ran {elapsed:.0f} s, more than "
+                                 f"{BUDGET_FACTOR:g} x its budget of {self.budget} s")
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.notebook.path.name}::budget"
 
 
 class JupytextNotebook(nbval.plugin.IPyNbFile):
     """nbval's notebook collector, reading the notebook through jupytext."""
+
+    started = None
+
+    def setup(self):
+        self.started = time.perf_counter()  # the kernel's start-up counts too
+        super().setup()
 
     def collect(self):
         read = nbval.plugin.nbformat.read
@@ -25,6 +60,8 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
             items = list(super().collect())
         finally:
             nbval.plugin.nbformat.read = read
+        budget = self.nb.metadata.get("genre_lab", {}).get("budget_seconds")
+        items.append(BudgetCheck.from_parent(self, name="budget", notebook=self, budget=budget))
         return items
 
 
@@ -34,3 +71,23 @@ def pytest_collect_file(file_path, parent):
             file_path.parent == NOTEBOOKS:
         return JupytextNotebook.from_parent(parent, path=file_path)
     return None
+
+
+_times: list = []
+
+
+def pytest_runtest_logreport(report):
+    # runs where the report arrives: in the main process, also under pytest-xdist
+    if report.when == "call":
+        _times.extend(value for key, value in report.user_properties
+                      if key == "notebook_seconds")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _times:
+        return
+    terminalreporter.section("notebook runtimes (budget: declared, fails above "
+                             f"{BUDGET_FACTOR:g}x)")
+    for name, seconds, budget in sorted(_times):
+        terminalreporter.write_line(f"{name:<32} {seconds:6.1f} s   budget {budget} s")
+    terminalreporter.write_line(f"{'all notebooks (sum)':<32} {sum(t[1] for t in _times):6.1f} s")

@@ -55,7 +55,7 @@ def load(path, *, sr: int = SAMPLE_RATE, offset: float = 0.0, duration: float | 
         raise AudioError(path, f"cannot decode audio ({err})") from None
     if y.size == 0:
         raise AudioError(path, "no audio samples")
-    y = y.mean(axis=1, dtype=np.float32)
+    y = y[:, 0] if y.shape[1] == 1 else y.mean(axis=1, dtype=np.float32)
     if native_sr != sr:
         import librosa
 

@@ -9,6 +9,8 @@
                     [--seed K]
     genre-lab evaluate DIR ROOT [--json]
     genre-lab predict DIR FILE...
+    genre-lab fetch gtzan --dest DIR [--archive FILE | --url URL] [--sha256 HASH]
+    genre-lab fetch splits [--dest DIR]
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def _train(args) -> int:
                               split_folder=args.split_folder, progress=not args.quiet)
     cfg = train.TrainConfig(epochs=args.epochs or profile.epochs, seed=args.seed,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience)
-    run = experiment.train_model(args.model, data, cfg, progress=not args.quiet)
+    run = experiment.train_model(args.model, data, cfg, cache=False, progress=not args.quiet)
     test = data.tracks[data.tracks.split == "test"]
     train.save(run.model, args.out, history=run.history, config=cfg, extra=dict(
         data=dict(root=str(args.root), source=tracks.attrs.get("source"), profile=profile.name,
@@ -150,6 +152,27 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
+def _fetch(args) -> int:
+    from .data import fetch, gtzan
+
+    progress = not args.quiet
+    if args.what == "splits":
+        folder = fetch.fetch_splits(args.dest, progressbar=progress)
+        print(f"fault-filtered split lists (Kereliuk et al. 2015) in {folder}")
+        return 0
+    if args.dest is None:
+        raise ValueError("fetch gtzan needs --dest DIR")
+    try:
+        root = fetch.fetch_gtzan(args.dest, archive=args.archive, url=args.url,
+                                 sha256=args.sha256, progressbar=progress)
+    except fetch.FetchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(gtzan.scan(root).text())
+    print(f"\nTo use it:\n  export GENRE_LAB_DATA={root}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and the tests)."""
     parser = argparse.ArgumentParser(
@@ -203,6 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, metavar="ROOT")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("fetch", help="download and verify GTZAN or the filtered split lists")
+    p.add_argument("what", choices=["gtzan", "splits"])
+    p.add_argument("--dest", type=Path, default=None, metavar="DIR",
+                   help="target folder (splits: default the cache folder)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--archive", type=Path, default=None, metavar="FILE",
+                        help="a GTZAN archive already on disk (.tar.gz or Kaggle's .zip)")
+    source.add_argument("--url", default=None, help="a mirror of genres.tar.gz")
+    p.add_argument("--sha256", default=None, help="expected hash of --archive or --url")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_fetch)
 
     p = sub.add_parser("predict", help="top genres of audio files, any length/rate/channels")
     p.add_argument("model_dir", type=Path, metavar="DIR")

@@ -59,9 +59,8 @@ def get_profile(name: str | None = None) -> Profile:
     try:
         return PROFILES[name.strip().lower()]
     except KeyError:
-        raise ValueError(
-            f"unknown profile {name!r} (from GENRE_LAB_PROFILE?): choose one of {', '.join(PROFILES)}"
-        ) from None
+        raise ValueError(f"unknown profile {name!r} (from GENRE_LAB_PROFILE?): choose one of "
+                         f"{', '.join(PROFILES)}") from None
 
 
 def data_root() -> Path | None:

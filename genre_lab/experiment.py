@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from . import config, models
 from .data import splits
@@ -31,17 +32,29 @@ from .train import History, TrainConfig, fit, predict_logits, seed_everything
 
 @dataclass
 class Dataset:
-    """Tracks with a ``split`` column and the segment features of every track."""
+    """Tracks with a ``split`` column and the segment features of every track.
+
+    ``segment_split``, when set, assigns each *segment* to a side instead (the leaky random
+    split of chapter 8; the tracks' ``split`` column then reads ``"mixed"``).
+    """
 
     tracks: pd.DataFrame
     segments: dict[str, Segments]
     feature_params: dict = field(default_factory=dict)
     split_name: str = "track"
+    segment_split: np.ndarray | None = None
 
     def side(self, name: str, kind: str) -> Segments:
         """The segments of one kind (``"logmel"``/``"mfcc"``) on one side of the split."""
+        if self.segment_split is not None:
+            return self.segments[kind].subset(self.segment_split == name)
         ids = self.tracks.track_id[self.tracks.split == name]
         return self.segments[kind].for_tracks(ids)
+
+    def has_side(self, name: str) -> bool:
+        """Whether the split has a side called ``name`` (e.g. no "val" without validation)."""
+        sides = self.segment_split if self.segment_split is not None else self.tracks.split
+        return bool(np.any(np.asarray(sides) == name))
 
     def arrays(self, name: str, kinds) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """``(inputs, labels, track_ids)`` of one side, one input array per kind."""
@@ -62,26 +75,53 @@ def feature_params(profile: config.Profile | str | None = None) -> dict:
 
 
 def split_tracks(tracks: pd.DataFrame, how: str = "track", *, seed: int = config.SEED,
-                 split_folder=None) -> pd.DataFrame:
-    """Add a ``split`` column: ``how`` is ``"track"``, ``"artist"`` or ``"filtered"``."""
+                 split_folder=None, **options) -> pd.DataFrame:
+    """Add a ``split`` column: ``how`` is ``"track"``, ``"artist"`` or ``"filtered"``;
+    ``options`` go to the split function (e.g. ``val=0.25, test=0.25`` for tracks)."""
     if how == "track":
-        return splits.track_split(tracks, seed=seed)
+        return splits.track_split(tracks, seed=seed, **options)
     if how == "artist":
-        return splits.artist_split(tracks, seed=seed)
+        return splits.artist_split(tracks, seed=seed, **options)
     if how == "filtered":
         if split_folder is None:
             from .data import fetch
 
             split_folder = fetch.split_lists_folder()
         return splits.filtered_split(tracks, folder=split_folder)
-    raise ValueError(f"unknown split {how!r}: choose track, artist or filtered")
+    raise ValueError(f"unknown split {how!r}: choose track, artist, filtered or segment")
 
 
 def prepare(tracks: pd.DataFrame, *, split: str = "track", seed: int = config.SEED,
-            profile: str | None = None, split_folder=None, progress: bool = True) -> Dataset:
-    """Split the tracks and compute (or load from the cache) their segment features."""
+            profile: str | None = None, split_folder=None, progress: bool = True,
+            **split_options) -> Dataset:
+    """Split the tracks and compute (or load from the cache) their segment features.
+
+    Args:
+        split: ``"track"`` (stratified by genre), ``"artist"`` (no artist on two sides),
+            ``"filtered"`` (Kereliuk et al.'s fault-filtered GTZAN split) or ``"segment"``:
+            3-second segments assigned at random, ignoring their tracks. The last one leaks
+            (segments of one recording on both sides) and exists to measure that leak.
+        split_options: e.g. ``val=0.25, test=0.25`` for the track and segment splits.
+    """
     params = feature_params(profile)
-    split_table = split_tracks(tracks, split, seed=seed, split_folder=split_folder)
+    if split == "segment":
+        segments = segment_features(tracks, progress=progress, **params)
+        labels = segments["logmel"].label
+        val = split_options.get("val", 0.2)
+        test = split_options.get("test", 0.2)
+        index = np.arange(len(labels))
+        rest, test_idx = train_test_split(index, test_size=test, stratify=labels,
+                                          random_state=seed)
+        side = np.full(len(labels), "train", dtype=object)
+        side[test_idx] = "test"
+        if val:
+            _, val_idx = train_test_split(rest, test_size=val / (1 - test),
+                                          stratify=labels[rest], random_state=seed)
+            side[val_idx] = "val"
+        split_table = tracks.assign(split="mixed")
+        return Dataset(split_table, segments, params, split, side.astype(str))
+    split_table = split_tracks(tracks, split, seed=seed, split_folder=split_folder,
+                               **split_options)
     segments = segment_features(split_table, progress=progress, **params)
     return Dataset(split_table, segments, params, split)
 
@@ -107,6 +147,8 @@ def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag) -> 
     from .cache import fingerprint
 
     assignment = sorted(zip(data.tracks.track_id, data.tracks.split, strict=True))
+    if data.segment_split is not None:
+        assignment = hashlib.sha256("".join(data.segment_split).encode()).hexdigest()
     key = dict(name=name, options=options, config={**asdict(cfg), "device": None},
                tracks=fingerprint(data.tracks), split=assignment, features=data.feature_params,
                tag=tag, torch=torch.__version__, genre_lab=__version__)
@@ -146,7 +188,7 @@ def train_model(name: str, data: Dataset, config_: TrainConfig | None = None, *,
             model = models.build(name, data.shapes(kinds), **options)
             train_x, train_y, _ = data.arrays("train", kinds)
             val_x, val_y = (None, None)
-            if (data.tracks.split == "val").any():
+            if data.has_side("val"):
                 val_x, val_y, _ = data.arrays("val", kinds)
             history = fit(model, train_x, train_y, val_x, val_y, cfg,
                           batch_transform=batch_transform, progress=progress)

@@ -208,8 +208,9 @@ def _compute(tracks, *, progress, **params):
 
     # Coarse-grained parallelism: each worker thread decodes a chunk of tracks and runs
     # their STFTs with torch single-threaded (decoding, numpy copies and torch ops all
-    # release the GIL). On 2 cores this beats one decoding thread feeding torch's two
-    # intra-op threads, whose many small ops pay a synchronisation each: see the benchmark.
+    # release the GIL). Measured on 2 idle cores: 1.45x faster than one decoding thread
+    # feeding torch's two intra-op threads (whose small ops each pay a synchronisation),
+    # and steady when other processes share the cores, where that design slowed 3-6x.
     def init():
         torch.set_num_threads(1)  # this worker thread only
 
@@ -306,3 +307,31 @@ def segment_features(tracks, *, seconds: float = 3.0, n_mels: int = 128, n_mfcc:
     labels = np.repeat(_labels(tracks), counts)
     return {kind: Segments(X=arrays[kind], track_id=seg_ids, label=labels, kind=kind)
             for kind in KINDS}
+
+
+def signal_features(y, *, seconds: float = 3.0, n_mels: int = 128, n_mfcc: int = 20,
+                    n_fft: int = 2048, hop_length: int = 512) -> dict[str, np.ndarray]:
+    """Both feature kinds of the segments of one signal, as :func:`segment_features` computes
+    them for a track (same parameters, same numbers): for predicting on a new file.
+
+    Notebook: used by ``genre-lab predict``.
+
+    Args:
+        y: mono float32 signal at 22050 Hz (``genre_lab.audio.load`` gives one from any file);
+            any length: shorter than a segment is zero-padded to one segment.
+
+    Returns:
+        ``{"logmel": (n, n_mels, frames), "mfcc": (n, n_mfcc, frames)}`` float32 arrays.
+    """
+    import torch
+
+    from .melspec import MelSpectrogram, mfcc_from_db, power_to_db
+
+    seg_samples = int(round(seconds * SAMPLE_RATE))
+    n = max(1, round(len(y) / seg_samples))
+    segments = audio.segment(audio.fix_length(np.asarray(y, dtype=np.float32), n * seg_samples),
+                             sr=SAMPLE_RATE, seconds=seconds)
+    mel = MelSpectrogram(sr=SAMPLE_RATE, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    with torch.no_grad():
+        db = power_to_db(mel(torch.from_numpy(segments)), top_db=80.0)
+        return {"logmel": db.numpy(), "mfcc": mfcc_from_db(db, n_mfcc=n_mfcc).numpy()}

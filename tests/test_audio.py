@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import write_tone
 
+from conftest import write_tone
 from genre_lab import audio
 
 

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import write_tone
 
+from conftest import write_tone
 from genre_lab import GENRES, audio, cli
 from genre_lab.data import gtzan
 

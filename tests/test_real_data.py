@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
 
+from conftest import shared
 from genre_lab import GENRES, audio, cli
 from genre_lab.data import gtzan, load_tracks
 

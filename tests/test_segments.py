@@ -278,7 +278,9 @@ def test_unreadable_or_compressed_entries(tmp_cache):
     assert zipfile.is_zipfile(path)  # replaced by a good entry
 
 
-def test_fast_reader_matches_numpy(tmp_cache):
+@pytest.mark.parametrize("anon_min_bytes", [2**26, 0])
+def test_fast_reader_matches_numpy(tmp_cache, monkeypatch, anon_min_bytes):
+    monkeypatch.setattr(cache, "_ANON_MIN_BYTES", anon_min_bytes)  # 0: all via mmap
     arrays = {"c": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
               "f": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
               "s": np.array(["a", "bcd"]), "e": np.zeros((0, 3)), "z": np.float64(2.5)}
@@ -287,6 +289,8 @@ def test_fast_reader_matches_numpy(tmp_cache):
     for k, v in arrays.items():
         assert fast[k].dtype == v.dtype and fast[k].shape == v.shape
         np.testing.assert_array_equal(fast[k], v)
+        assert fast[k].flags.writeable
+    assert fast["f"].flags.f_contiguous and fast["c"].flags.c_contiguous
 
 
 def test_fingerprint_ignores_order_and_sees_changes(tracks):

@@ -100,6 +100,13 @@ def filtered_split(tracks: pd.DataFrame, lists: dict[str, list[str]] | None = No
     return out.dropna(subset=["split"]).reset_index(drop=True)
 
 
+def every_genre_on_each_side(split_tracks: pd.DataFrame, sides=("train", "test")) -> bool:
+    """Whether every genre of the table has tracks on each of ``sides`` (a split of a small
+    subset of GTZAN, e.g. the fault-filtered lists on a few clips, may not)."""
+    genres = set(split_tracks.genre)
+    return all(set(split_tracks.genre[split_tracks.split == side]) == genres for side in sides)
+
+
 def summary(split_tracks: pd.DataFrame) -> pd.DataFrame:
     """Tracks per genre on each side of a split (a quick check of stratification)."""
     return (split_tracks.groupby(["genre", "split"]).size().unstack(fill_value=0)
