@@ -65,6 +65,15 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
         return items
 
 
+def pytest_configure(config):
+    # In the main process only, before pytest-xdist starts its workers: fill numba's cache so
+    # that parallel processes never compile librosa's kernels at once (see genre_lab.warmup).
+    if not hasattr(config, "workerinput"):
+        from genre_lab.warmup import compile_librosa_kernels
+
+        compile_librosa_kernels()
+
+
 def pytest_collect_file(file_path, parent):
     opt = parent.config.option
     if (opt.nbval or opt.nbval_lax) and file_path.suffix == ".md" and \

@@ -32,9 +32,10 @@ from . import GENRES, audio
 from .config import SAMPLE_RATE
 from .segments import KINDS, Segments
 
-__all__ = ["Compose", "Gain", "GaussianNoise", "Identity", "PitchShift", "RandomCrop",
-           "SpecAugment", "TimeShift", "TimeStretch", "Transform", "augmentation_explorer",
-           "augmented_dataset", "augmented_segments", "fewer_training_tracks", "mixup"]
+__all__ = ["STRENGTHS", "Compose", "Gain", "GaussianNoise", "Identity", "PitchShift",
+           "RandomCrop", "SpecAugment", "TimeShift", "TimeStretch", "Transform",
+           "augmentation_explorer", "augmented_dataset", "augmented_segments",
+           "fewer_training_tracks", "mixup"]
 
 #: Bumped when the cached layout or the computation of augmented segments changes.
 _FORMAT = 1
@@ -109,7 +110,10 @@ class Transform:
 
 @dataclass(frozen=True)
 class Identity(Transform):
-    """No change: a "duplicate the training set" control for the copy-based augmentations."""
+    """No change: a "duplicate the training set" control for the copy-based augmentations.
+
+    Notebook: 06-augmentation.
+    """
 
     def apply(self, y, **choices):
         return y.copy()
@@ -118,6 +122,8 @@ class Identity(Transform):
 @dataclass(frozen=True)
 class GaussianNoise(Transform):
     """Add white Gaussian noise at a signal-to-noise ratio drawn from ``snr_db``.
+
+    Notebook: 06-augmentation.
 
     The noise is scaled to the clip's own power, so the SNR is exact whatever the clip's
     level (seed 003 and seed 004 added noise of a fixed amplitude, 0.001 and 0.005, which
@@ -150,6 +156,8 @@ class PitchShift(Transform):
     """Shift the pitch by ``steps`` semitones, keeping the duration
     (``librosa.effects.pitch_shift``: a phase-vocoder time stretch, then resampling).
 
+    Notebook: 06-augmentation.
+
     Args:
         steps: semitones, a number or a (low, high) range drawn uniformly; 0 returns the
             input unchanged.
@@ -181,6 +189,8 @@ class PitchShift(Transform):
 class TimeStretch(Transform):
     """Play faster (``rate`` > 1) or slower, keeping the pitch
     (``librosa.effects.time_stretch``), then crop or pad back to the input's length.
+
+    Notebook: 06-augmentation.
 
     A slowed-down clip is cropped (its end is lost); a sped-up one is padded by repeating
     it from the start (``pad="wrap"``: no silent tail for the network to learn from) or
@@ -218,6 +228,8 @@ class TimeStretch(Transform):
 class Gain(Transform):
     """Scale the level by ``db`` decibels (no clipping: the signals are float).
 
+    Notebook: 06-augmentation.
+
     On a log-mel spectrogram in dB this adds ``db`` to every pixel above the floor.
 
     Args:
@@ -239,6 +251,8 @@ class Gain(Transform):
 @dataclass(frozen=True)
 class TimeShift(Transform):
     """Shift the signal in time by ``seconds`` (positive: later).
+
+    Notebook: 06-augmentation.
 
     ``mode="circular"`` rotates it (what falls off one end comes back at the other: the
     segments are then cut at other places of the same music); ``mode="zero"`` fills the
@@ -278,6 +292,8 @@ class RandomCrop(Transform):
     """A random excerpt of ``seconds`` (seed 004's slicing, at a random place); a shorter
     signal is zero-padded at the end. The output has ``round(seconds * sr)`` samples.
 
+    Notebook: 06-augmentation.
+
     Args:
         seconds: excerpt length.
         sr: sample rate of the signals.
@@ -302,6 +318,8 @@ class RandomCrop(Transform):
 @dataclass(frozen=True)
 class Compose(Transform):
     """Apply transforms one after the other, all drawing from the same generator.
+
+    Notebook: 06-augmentation.
 
     Example:
         >>> stack = Compose([PitchShift(steps=(-2, 2)), GaussianNoise(snr_db=20)])
@@ -350,6 +368,8 @@ def _band_masks(n: int, size: int, width: tuple[int, int], count: int, generator
 class SpecAugment:
     """Frequency and time masking of spectrogram batches (Park et al. 2019), as a
     ``batch_transform(xs, generator)`` for :func:`genre_lab.train.fit`.
+
+    Notebook: 06-augmentation.
 
     Each example gets its own masks: ``freq_masks`` bands of rows, each of a width drawn
     uniformly from 0 to ``freq_width`` (Park et al.'s F), and ``time_masks`` bands of frames
@@ -670,8 +690,9 @@ def _at_strength(name: str, strength: float, shape=None):
             f"{label} {widths[0]} rows, {widths[1]} frames")
 
 
-def augmentation_explorer(y, *, sr: int = SAMPLE_RATE, n_mels: int = 64,
-                          hop_length: int = 1024, seconds: float = 3.0, audio_player=True):
+def augmentation_explorer(y, *, sr: int = SAMPLE_RATE, n_mels: int = 64, n_fft: int = 2048,
+                          hop_length: int = 1024, seconds: float = 3.0,
+                          audio_player: bool = True):
     """Pick an augmentation and its strength; see the log-mel spectrogram of a clip before
     and after, and hear the result.
 
@@ -683,6 +704,8 @@ def augmentation_explorer(y, *, sr: int = SAMPLE_RATE, n_mels: int = 64,
 
     Args:
         y: a mono signal (the first ``seconds`` are used).
+        sr, n_mels, n_fft, hop_length, seconds: the log-mel parameters (a Dataset's
+            ``feature_params``).
         audio_player: also display an ``IPython.display.Audio`` player of the result.
 
     Returns:
@@ -698,7 +721,7 @@ def augmentation_explorer(y, *, sr: int = SAMPLE_RATE, n_mels: int = 64,
     from .widgets import Explorer
 
     clip = audio.fix_length(np.asarray(y, dtype=np.float32), int(round(seconds * sr)))
-    params = dict(seconds=seconds, n_mels=n_mels, hop_length=hop_length)
+    params = dict(seconds=seconds, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length)
     before = signal_features(clip, **params)["logmel"][0]
 
     def draw(augmentation, strength, seed):

@@ -8,9 +8,9 @@
   norm into the convolutions), :func:`quantize_dynamic` (Linear/LSTM weights only) and
   :func:`quantize_static` (post-training int8 for convolutions too, calibrated on training
   data), and :class:`OnnxModel` to run the result.
-* **Knowledge distillation** (Hinton et al. 2015): :func:`distillation_loss`, :func:`distill`
-  (the training loop of :func:`genre_lab.train.fit` with a teacher's softened targets) and
-  :func:`distill_model`, cached like :func:`genre_lab.experiment.train_model`.
+* **Knowledge distillation** (Hinton et al. 2015) is not here: it is a way of training, so it
+  lives in the one training loop (``genre_lab.train.fit(teacher_logits=...)``,
+  ``train.distillation_loss``) and ``genre_lab.experiment.train_model(..., teacher=run)``.
 * **Measurements**: parameters, bytes on disk, batch-1 latency, throughput and accuracy of any
   predictor (:func:`measure`), and :func:`variant_table` to compare them.
 
@@ -25,33 +25,29 @@ from __future__ import annotations
 
 import copy
 import gzip
-import hashlib
 import io
-import json
 import logging
 import statistics
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
-from dataclasses import asdict
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
 from . import models
 from .evaluate import evaluate
 from .models.cnn import BasicBlock
-from .train import History, TrainConfig, choose_device, predict_logits, seed_everything
+from .train import History, TrainConfig
 
 __all__ = [
-    "OnnxModel", "TorchModel", "count_nonzero", "distill", "distill_model",
-    "distillation_loss", "export_onnx", "file_size", "fine_tune", "gzip_size", "latency_ms",
+    "OnnxModel", "TorchModel", "count_nonzero", "export_onnx", "file_size", "fine_tune",
+    "gzip_size", "latency_ms",
     "load", "make_permanent", "measure", "prunable", "prune_channels", "prune_unstructured",
     "quantize_dynamic", "quantize_static", "save", "shrink", "sparse_coo_size", "sparsity",
     "throughput", "torch_threads", "variant_table",
@@ -347,6 +343,11 @@ def load(path, *, threads: int = 1):
 
 
 # -------------------------------------------------------------------------------- pruning
+def _contiguous_copy(model: nn.Module) -> nn.Module:
+    # torch's pruning flattens weights with .view(), which a channels-last model refuses
+    return copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+
+
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
     """``(module, "weight")`` of every convolution and linear layer: what pruning touches
     (biases and batch-norm parameters are few and stay).
@@ -390,7 +391,7 @@ def prune_unstructured(model: nn.Module, amount: float, *, permanent: bool = Tru
         permanent: apply :func:`make_permanent`; False keeps the masks on, for
             :func:`fine_tune` (the pruned weights then stay zero while the others train).
     """
-    model = copy.deepcopy(model)
+    model = _contiguous_copy(model)
     prune.global_unstructured(prunable(model), pruning_method=prune.L1Unstructured,
                               amount=amount)
     return make_permanent(model) if permanent else model
@@ -424,7 +425,7 @@ def prune_channels(model: nn.Module, amount: float, *, n: int | float = 2,
     convolution of a plain CNN. The batch norm after a pruned channel is masked too (scale
     and shift zero), so the channel's output is exactly zero and :func:`shrink` can cut it.
     """
-    model = copy.deepcopy(model)
+    model = _contiguous_copy(model)
     for conv, norm in _channel_targets(model):
         prune.ln_structured(conv, "weight", amount=amount, n=n, dim=0)
         keep = conv.weight_mask.amax(dim=(1, 2, 3))
@@ -443,7 +444,7 @@ def shrink(model: nn.Module) -> nn.Module:
 
     Notebook: 07-compression.
     """
-    model = make_permanent(copy.deepcopy(model))
+    model = make_permanent(_contiguous_copy(model))
     for block in _blocks(model):
         conv0, norm, conv1 = block.body[0], block.body[1], block.body[3]
         keep = ((norm.weight != 0) | (norm.bias != 0)).nonzero().flatten()
@@ -479,7 +480,6 @@ def fine_tune(model: models.Classifier, data, *, epochs: int = 1, lr: float = 3e
         val_x, val_y, _ = data.arrays("val", kinds)
     cfg = TrainConfig(epochs=epochs, lr=lr, normalize=False)
     history = fit(model, train_x, train_y, val_x, val_y, cfg, progress=progress)
-    model.to(memory_format=torch.contiguous_format)
     return history
 
 
@@ -597,13 +597,16 @@ def quantize_dynamic(onnx_path, out_path, *, op_types=("MatMul", "Gemm", "LSTM",
 
     Notebook: 07-compression.
     """
-    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import QuantType, quant_pre_process
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    ort_quantize_dynamic(str(onnx_path), str(out_path), op_types_to_quantize=list(op_types),
-                         weight_type=QuantType.QInt8)
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / "preprocessed.onnx"
+        quant_pre_process(str(onnx_path), str(ready))
+        ort_quantize_dynamic(str(ready), str(out_path), op_types_to_quantize=list(op_types),
+                             weight_type=QuantType.QInt8)
     return out_path
 
 
@@ -613,172 +616,3 @@ def _input_name(path) -> str:
     graph = onnx.load(str(path), load_external_data=False).graph
     initialisers = {t.name for t in graph.initializer}
     return next(i.name for i in graph.input if i.name not in initialisers)
-
-
-# --------------------------------------------------------------------------- distillation
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                      labels: torch.Tensor, *, temperature: float = 4.0,
-                      alpha: float = 0.5) -> torch.Tensor:
-    """Hinton et al. (2015): ``alpha`` x the KL divergence between the teacher's and the
-    student's class probabilities, both softened by ``temperature`` and scaled by
-    ``temperature**2`` (so its gradients keep their size as the temperature grows), plus
-    ``1 - alpha`` x the cross-entropy with the true labels.
-
-    Notebook: 07-compression.
-
-    ``alpha=0`` is plain cross-entropy training; ``alpha=1`` learns from the teacher only.
-    """
-    hard = F.cross_entropy(student_logits, labels)
-    if alpha == 0:
-        return hard
-    t = temperature
-    soft = F.kl_div(F.log_softmax(student_logits / t, dim=1),
-                    F.log_softmax(teacher_logits / t, dim=1),
-                    reduction="batchmean", log_target=True) * t * t
-    return alpha * soft + (1 - alpha) * hard
-
-
-def distill(student: models.Classifier, teacher_logits: np.ndarray, train_inputs, train_labels,
-            val_inputs=None, val_labels=None, config: TrainConfig | None = None, *,
-            temperature: float = 4.0, alpha: float = 0.5, progress: bool = True) -> History:
-    """Train ``student`` in place on :func:`distillation_loss`, like
-    :func:`genre_lab.train.fit` otherwise (same optimiser, shuffling, input
-    standardisation, best validation epoch restored; validation scored on true labels).
-
-    Notebook: 07-compression.
-
-    Args:
-        teacher_logits: the teacher's logits on ``train_inputs``, same order (the teacher is
-            fixed, so they are computed once).
-        alpha, temperature: see :func:`distillation_loss`.
-    """
-    from torch.utils.data import DataLoader, TensorDataset
-    from tqdm.auto import tqdm
-
-    config = config or TrainConfig()
-    seed_everything(config.seed)
-    device = choose_device(config.device)
-    generator = torch.Generator().manual_seed(config.seed)
-    if config.normalize:
-        student.fit_normalization(train_inputs)
-    student.to(device)
-    if device.type == "cpu":
-        student.to(memory_format=torch.channels_last)
-    tensors = [torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in train_inputs]
-    tensors += [torch.as_tensor(np.asarray(teacher_logits), dtype=torch.float32),
-                torch.as_tensor(np.asarray(train_labels), dtype=torch.long)]
-    loader = DataLoader(TensorDataset(*tensors), batch_size=config.batch_size, shuffle=True,
-                        generator=generator)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
-    history, best_state, best_key, waited = History(), None, None, 0
-    start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=f"distil {student.name}", disable=not progress,
-               leave=False)
-    for epoch in bar:
-        student.train()
-        seen, correct, loss_sum = 0, 0, 0.0
-        for *xs, soft, y in loader:
-            xs, soft, y = [x.to(device) for x in xs], soft.to(device), y.to(device)
-            logits = student(*xs)
-            loss = distillation_loss(logits, soft, y, temperature=temperature, alpha=alpha)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            seen += len(y)
-            loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-        history.train_loss.append(loss_sum / seen)
-        history.train_accuracy.append(correct / seen)
-        if val_inputs is not None:
-            val_logits = torch.as_tensor(predict_logits(student, val_inputs, device=device))
-            val_y = torch.as_tensor(np.asarray(val_labels), dtype=torch.long)
-            history.val_loss.append(float(F.cross_entropy(val_logits, val_y)))
-            history.val_accuracy.append(float((val_logits.argmax(1) == val_y).float().mean()))
-            key = (history.val_accuracy[-1], -history.val_loss[-1])
-        else:
-            key = (epoch, 0)
-        if best_key is None or key > best_key:
-            best_key, best_state, waited = key, copy.deepcopy(student.state_dict()), 0
-            history.best_epoch = epoch
-        else:
-            waited += 1
-            if config.patience is not None and waited >= config.patience:
-                break
-    bar.close()
-    student.load_state_dict(best_state)
-    student.to(memory_format=torch.contiguous_format).eval()
-    history.seconds = time.perf_counter() - start
-    return history
-
-
-def _weights_hash(model: nn.Module) -> str:
-    h = hashlib.sha256()
-    for key, value in sorted(model.state_dict().items()):
-        h.update(key.encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def distill_model(name: str, teacher, data, config_: TrainConfig | None = None, *,
-                  temperature: float = 4.0, alpha: float = 0.5, cache: bool = True,
-                  progress: bool = True, **options):
-    """Build the student ``name`` (with ``options``, e.g. ``widths=(8, 16, 32, 48)``), distil
-    ``teacher`` (a :class:`genre_lab.experiment.Run` or a model) into it on the training
-    side, and evaluate it on the test side; a :class:`genre_lab.experiment.Run`.
-
-    Notebook: 07-compression.
-
-    Cached in ``GENRE_LAB_CACHE``/models like :func:`genre_lab.experiment.train_model`, keyed
-    by the student, its options, the config, the temperature, alpha, the teacher's weights
-    and the data split. The student starts from the same initial weights as
-    ``train_model(name, data, config_, **options)`` and sees the batches in the same order,
-    so the two differ by the loss alone.
-    """
-    from filelock import FileLock
-
-    from . import __version__
-    from . import train as training
-    from .cache import fingerprint
-    from .config import cache_dir, get_profile
-    from .experiment import Run
-
-    cfg = config_ or TrainConfig(epochs=get_profile().epochs)
-    teacher_model = getattr(teacher, "model", teacher)
-    kinds = models.input_kinds(name)
-    test_x, test_y, test_ids = data.arrays("test", kinds)
-    folder = None
-    if cache:
-        assignment = sorted(zip(data.tracks.track_id, data.tracks.split, strict=True))
-        key = dict(name=name, options=options, config={**asdict(cfg), "device": None},
-                   temperature=temperature, alpha=alpha, teacher=_weights_hash(teacher_model),
-                   tracks=fingerprint(data.tracks), split=assignment,
-                   features=data.feature_params, torch=torch.__version__,
-                   genre_lab=__version__)
-        if data.segment_split is not None:
-            key["split"] = hashlib.sha256("".join(data.segment_split).encode()).hexdigest()
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
-        folder = cache_dir() / "models" / f"{name}-distilled-{digest.hexdigest()[:16]}"
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock") if folder else nullcontext():
-        if folder and (folder / "metrics.json").is_file():
-            student = training.load(folder)
-            record = json.loads((folder / "metrics.json").read_text())
-            history = History(**record["history"])
-        else:
-            seed_everything(cfg.seed)  # the same initial weights as train_model's
-            student = models.build(name, data.shapes(kinds), **options)
-            train_x, train_y, _ = data.arrays("train", kinds)
-            soft = predict_logits(teacher_model, train_x)
-            val_x, val_y = (None, None)
-            if data.has_side("val"):
-                val_x, val_y, _ = data.arrays("val", kinds)
-            history = distill(student, soft, train_x, train_y, val_x, val_y, cfg,
-                              temperature=temperature, alpha=alpha, progress=progress)
-            if folder:
-                training.save(student, folder, history=history, config=cfg,
-                              extra=dict(distillation=dict(temperature=temperature,
-                                                           alpha=alpha)))
-    logits = predict_logits(student, test_x)
-    result = evaluate(logits, test_y, test_ids)
-    return Run(f"{name} (distilled)", student, history, cfg, result, logits, test_y, test_ids)

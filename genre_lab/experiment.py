@@ -140,7 +140,17 @@ class Run:
     track_ids: np.ndarray
 
 
-def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag) -> str:
+def weights_hash(model) -> str:
+    """A hash of a model's weights and buffers (a teacher's identity in cache keys)."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag,
+             distillation=None) -> str:
     import torch
 
     from . import __version__
@@ -151,21 +161,29 @@ def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag) -> 
         assignment = hashlib.sha256("".join(data.segment_split).encode()).hexdigest()
     key = dict(name=name, options=options, config={**asdict(cfg), "device": None},
                tracks=fingerprint(data.tracks), split=assignment, features=data.feature_params,
-               tag=tag, torch=torch.__version__, genre_lab=__version__)
+               tag=tag, distillation=distillation, torch=torch.__version__,
+               genre_lab=__version__)
     text = json.dumps(key, sort_keys=True, default=str)
     return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def train_model(name: str, data: Dataset, config_: TrainConfig | None = None, *,
-                batch_transform=None, cache: bool = True, cache_tag: str | None = None,
+                batch_transform=None, teacher=None, temperature: float = 4.0,
+                alpha: float = 0.5, cache: bool = True, cache_tag: str | None = None,
                 progress: bool = True, **options) -> Run:
-    """Build the model ``name``, fit it on the train side (validation side for early
-    stopping and best-epoch restore), evaluate it on the test side.
+    """Build the model ``name`` (``options`` go to its constructor), fit it on the train side
+    (validation side for early stopping and best-epoch restore), evaluate it on the test side.
 
     Training is deterministic, so a trained model is cached (``GENRE_LAB_CACHE``/models,
     keyed by the model, its options, the config, the data and the split): a later chapter
-    asking for the same run loads it in milliseconds instead of training it again. Runs with
-    a ``batch_transform`` are cached only under an explicit ``cache_tag`` naming it.
+    asking for the same run loads it in milliseconds instead of training it again. A
+    ``batch_transform`` is part of the key through its ``key`` attribute (genre_lab's
+    augmentations have one) or an explicit ``cache_tag``; without either, no caching.
+
+    Args:
+        teacher: a trained model or :class:`Run` to distil from (Hinton et al. 2015): the
+            student learns from its logits softened by ``temperature``, weighted by
+            ``alpha`` against the true labels (see ``train.distillation_loss``).
     """
     from filelock import FileLock
 
@@ -175,9 +193,16 @@ def train_model(name: str, data: Dataset, config_: TrainConfig | None = None, *,
     cfg = config_ or TrainConfig(epochs=config.get_profile().epochs)
     kinds = models.input_kinds(name)
     test_x, test_y, test_ids = data.arrays("test", kinds)
+    teacher_model = getattr(teacher, "model", teacher)
+    distillation = None
+    if teacher_model is not None:
+        distillation = dict(teacher=weights_hash(teacher_model), temperature=temperature,
+                            alpha=alpha)
+    cache_tag = cache_tag or getattr(batch_transform, "key", None)
     folder = None
     if cache and (batch_transform is None or cache_tag):
-        folder = cache_dir() / "models" / _run_key(name, data, cfg, options, cache_tag)
+        folder = cache_dir() / "models" / _run_key(name, data, cfg, options, cache_tag,
+                                                   distillation)
         folder.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock") if folder else nullcontext():
         if folder and (folder / "metrics.json").is_file():
@@ -190,13 +215,17 @@ def train_model(name: str, data: Dataset, config_: TrainConfig | None = None, *,
             val_x, val_y = (None, None)
             if data.has_side("val"):
                 val_x, val_y, _ = data.arrays("val", kinds)
+            soft = None if teacher_model is None else predict_logits(teacher_model, train_x)
             history = fit(model, train_x, train_y, val_x, val_y, cfg,
-                          batch_transform=batch_transform, progress=progress)
+                          batch_transform=batch_transform, teacher_logits=soft,
+                          temperature=temperature, alpha=alpha, progress=progress)
             if folder:
-                training.save(model, folder, history=history, config=cfg)
+                training.save(model, folder, history=history, config=cfg,
+                              extra=dict(distillation=distillation))
     logits = predict_logits(model, test_x)
     result = evaluate(logits, test_y, test_ids)
-    return Run(name, model, history, cfg, result, logits, test_y, test_ids)
+    label = name if teacher_model is None else f"{name} (distilled)"
+    return Run(label, model, history, cfg, result, logits, test_y, test_ids)
 
 
 def best_of(names, data: Dataset, config_: TrainConfig | None = None, **kwargs) -> Run:

@@ -257,6 +257,9 @@ def _run(jobs, *, n_jobs: int, progress: bool, total: int):
             return
         from joblib import Parallel, delayed
 
+        from .warmup import compile_librosa_kernels
+
+        compile_librosa_kernels()  # workers must not compile (and cache) numba kernels at once
         tasks = (delayed(func)(*args) for func, args in jobs)
         try:
             results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
