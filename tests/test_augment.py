@@ -308,7 +308,7 @@ def test_augmented_segments_match_signal_features_and_depend_on_the_seed(tracks)
                                   a["mfcc"].for_tracks([track]).X)
     # the features are those of the augmented signal
     y = audio.load(tracks.path[2])
-    rng = augment._track_rng(0, track, 0)
+    rng = augment.copies._track_rng(0, track, 0)
     expected = signal_features(pitch(y, rng), **PARAMS)["logmel"]
     np.testing.assert_allclose(alone["logmel"].X, expected, atol=1e-4)
 

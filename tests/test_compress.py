@@ -83,7 +83,7 @@ def test_channel_pruning_then_shrink_is_exact_and_smaller(tmp_path):
     model = tiny_resnet()
     masked = compress.prune_channels(model.to(memory_format=torch.channels_last), 0.5)
     model.to(memory_format=torch.contiguous_format)
-    for block in compress._blocks(masked):
+    for block in compress.pruning._blocks(masked):
         dead = (block.body[0].weight.flatten(1).abs().sum(1) == 0).sum().item()
         assert dead == block.body[0].out_channels // 2
     thin = compress.shrink(masked)

@@ -110,7 +110,9 @@ class Cheng2020(nn.Module):
         self.coord = FrequencyChannel() if frequency_channel else nn.Identity()
         blocks, channels = [], 2 if frequency_channel else 1
         for width in widths:
-            blocks += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            # pooling before the ReLU gives the same output (ReLU is monotonic) on a
+            # quarter of the values: 10% faster training on CPU
+            blocks += [nn.Conv2d(channels, width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
                        nn.Dropout(dropout)]
             channels = width
         self.features = nn.Sequential(*blocks)

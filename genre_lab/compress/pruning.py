@@ -1,0 +1,241 @@
+"""Magnitude pruning with ``torch.nn.utils.prune``, channel removal, and saving sparse models.
+
+Notebook: 07-compression.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from .. import models
+from ..models.cnn import BasicBlock
+from ..train import History, TrainConfig
+from .measure import OnnxModel
+
+
+def _blocks(model: nn.Module) -> list[BasicBlock]:
+    return [m for m in model.modules() if isinstance(m, BasicBlock)]
+
+
+def _resize_block(block: BasicBlock, width: int) -> None:
+    # Replace the block's inner conv / batch norm / conv with ones of ``width`` channels.
+    conv0, conv1 = block.body[0], block.body[3]
+    block.body[0] = nn.Conv2d(conv0.in_channels, width, conv0.kernel_size, stride=conv0.stride,
+                              padding=conv0.padding, bias=False)
+    block.body[1] = nn.BatchNorm2d(width)
+    block.body[3] = nn.Conv2d(width, conv1.out_channels, conv1.kernel_size,
+                              padding=conv1.padding, bias=False)
+
+
+def _pack(tensor: torch.Tensor) -> dict:
+    # A bitmask of the non-zeros (1 bit per weight) and their values: 4.1 bits per weight at
+    # 90% sparsity instead of 32.
+    flat = tensor.detach().flatten()
+    keep = flat != 0
+    bits = np.packbits(keep.numpy())
+    return {"shape": list(tensor.shape), "mask": torch.from_numpy(bits), "values": flat[keep]}
+
+
+def _unpack(packed: dict) -> torch.Tensor:
+    n = int(np.prod(packed["shape"]))
+    keep = torch.from_numpy(np.unpackbits(packed["mask"].numpy(), count=n).astype(bool))
+    flat = torch.zeros(n, dtype=packed["values"].dtype)
+    flat[keep] = packed["values"]
+    return flat.reshape(packed["shape"])
+
+
+def save(model: models.Classifier, path, *, sparse: bool = False) -> Path:
+    """Save a (pruned, shrunk or distilled) torch classifier to one file.
+
+    Notebook: 07-compression.
+
+    The file holds the model's spec (as :func:`genre_lab.train.save` writes it), the inner
+    widths of its residual blocks (which :func:`shrink` may have changed) and its weights;
+    ``sparse=True`` stores each weight tensor that is at least half zeros as a bitmask plus
+    its non-zero values. :func:`load` reads it back with ``weights_only=True``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {}
+    for key, value in model.state_dict().items():
+        if sparse and value.is_floating_point() and value.dim() > 1 and \
+                torch.count_nonzero(value) * 2 <= value.numel():
+            state[key] = _pack(value)
+        else:
+            state[key] = value
+    widths = [b.body[0].out_channels for b in _blocks(model)]
+    torch.save({"spec": model.spec(), "inner_widths": widths, "state_dict": state}, path)
+    return path
+
+
+def load(path, *, threads: int = 1):
+    """Load a compressed model: an ``.onnx`` file as an :class:`OnnxModel`, a file written by
+    :func:`save` (or a :func:`genre_lab.train.save` folder) as a torch classifier in eval mode.
+
+    Notebook: 07-compression.
+    """
+    from .. import train
+
+    path = Path(path)
+    if path.suffix == ".onnx":
+        return OnnxModel(path, threads=threads)
+    if path.is_dir():
+        return train.load(path)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    spec = checkpoint["spec"]
+    model = models.build(spec["name"], spec["input_shapes"], spec["n_classes"],
+                         **spec["options"])
+    blocks = _blocks(model)
+    for block, width in zip(blocks, checkpoint.get("inner_widths") or [], strict=False):
+        if width != block.body[0].out_channels:
+            _resize_block(block, width)
+    state = {k: _unpack(v) if isinstance(v, dict) else v
+             for k, v in checkpoint["state_dict"].items()}
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _contiguous_copy(model: nn.Module) -> nn.Module:
+    # torch's pruning flattens weights with .view(), which a channels-last model refuses
+    return copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+
+
+def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """``(module, "weight")`` of every convolution and linear layer: what pruning touches
+    (biases and batch-norm parameters are few and stay).
+
+    Notebook: 07-compression.
+    """
+    return [(m, "weight") for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
+def sparsity(model: nn.Module) -> float:
+    """Fraction of zeros among the weights of :func:`prunable` layers.
+
+    Notebook: 07-compression.
+    """
+    weights = [getattr(m, name) for m, name in prunable(model)]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    return zeros / sum(w.numel() for w in weights)
+
+
+def make_permanent(model: nn.Module) -> nn.Module:
+    """``prune.remove`` on every pruned parameter: the mask is multiplied into the weight,
+    and the weight becomes an ordinary parameter again (zeros included). In place.
+
+    Notebook: 07-compression.
+    """
+    for module in model.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod | prune.PruningContainer):
+                prune.remove(module, hook._tensor_name)
+    return model
+
+
+def prune_unstructured(model: nn.Module, amount: float, *, permanent: bool = True):
+    """A copy of ``model`` with the fraction ``amount`` of its conv/linear weights set to zero:
+    those of smallest magnitude over the whole network (global L1, Han et al. 2015), so layers
+    with many redundant weights lose more of them.
+
+    Notebook: 07-compression.
+
+    Args:
+        permanent: apply :func:`make_permanent`; False keeps the masks on, for
+            :func:`fine_tune` (the pruned weights then stay zero while the others train).
+    """
+    model = _contiguous_copy(model)
+    prune.global_unstructured(prunable(model), pruning_method=prune.L1Unstructured,
+                              amount=amount)
+    return make_permanent(model) if permanent else model
+
+
+def _channel_targets(model: nn.Module) -> list[tuple[nn.Conv2d, nn.Module | None]]:
+    # Residual networks: the first conv of each block (its output channels feed only the
+    # block's second conv, so removing them changes no tensor shape outside the block).
+    # Plain CNNs: every conv, with the batch norm that follows it, if any.
+    blocks = _blocks(model)
+    if blocks:
+        return [(b.body[0], b.body[1]) for b in blocks]
+    pairs = []
+    for seq in (m for m in model.modules() if isinstance(m, nn.Sequential)):
+        children = list(seq)
+        for i, child in enumerate(children):
+            if isinstance(child, nn.Conv2d):
+                after = children[i + 1] if i + 1 < len(children) else None
+                pairs.append((child, after if isinstance(after, nn.BatchNorm2d) else None))
+    return pairs
+
+
+def prune_channels(model: nn.Module, amount: float, *, n: int | float = 2,
+                   permanent: bool = True):
+    """A copy of ``model`` with the fraction ``amount`` of each target conv's output channels
+    zeroed: those whose filters have the smallest Ln norm (``prune.ln_structured``, dim 0).
+
+    Notebook: 07-compression.
+
+    Targets are the inner convolutions of residual blocks (see :func:`shrink`), or every
+    convolution of a plain CNN. The batch norm after a pruned channel is masked too (scale
+    and shift zero), so the channel's output is exactly zero and :func:`shrink` can cut it.
+    """
+    model = _contiguous_copy(model)
+    for conv, norm in _channel_targets(model):
+        prune.ln_structured(conv, "weight", amount=amount, n=n, dim=0)
+        keep = conv.weight_mask.amax(dim=(1, 2, 3))
+        for module, name in ([(norm, "weight"), (norm, "bias")] if norm is not None else []) + \
+                ([(conv, "bias")] if conv.bias is not None else []):
+            prune.custom_from_mask(module, name, keep)
+    return make_permanent(model) if permanent else model
+
+
+@torch.no_grad()
+def shrink(model: nn.Module) -> nn.Module:
+    """A copy of a channel-pruned residual network with its dead inner channels removed: each
+    block's first conv, batch norm and second conv get narrower, so the model has fewer
+    parameters, a smaller file and fewer multiply-adds. Exact: a removed channel was zero
+    after its batch norm. Models without residual blocks come back unchanged.
+
+    Notebook: 07-compression.
+    """
+    model = make_permanent(_contiguous_copy(model))
+    for block in _blocks(model):
+        conv0, norm, conv1 = block.body[0], block.body[1], block.body[3]
+        keep = ((norm.weight != 0) | (norm.bias != 0)).nonzero().flatten()
+        if len(keep) == conv0.out_channels:
+            continue
+        if len(keep) == 0:  # keep one channel: a zero-width conv cannot run
+            keep = torch.tensor([0])
+        _resize_block(block, len(keep))
+        block.body[0].weight.copy_(conv0.weight[keep])
+        new_norm = block.body[1]
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(new_norm, name).copy_(getattr(norm, name)[keep])
+        new_norm.num_batches_tracked.copy_(norm.num_batches_tracked)
+        new_norm.eps, new_norm.momentum = norm.eps, norm.momentum
+        block.body[3].weight.copy_(conv1.weight[:, keep])
+    return model.eval()
+
+
+def fine_tune(model: models.Classifier, data, *, epochs: int = 1, lr: float = 3e-4,
+              progress: bool = False) -> History:
+    """Train a pruned (masks on) or shrunk model a little more on the training side, with the
+    course's loop (:func:`genre_lab.train.fit`: best validation epoch kept, input
+    standardisation unchanged). In place.
+
+    Notebook: 07-compression.
+    """
+    from ..train import fit
+
+    kinds = model.kinds
+    train_x, train_y, _ = data.arrays("train", kinds)
+    val_x, val_y = (None, None)
+    if data.has_side("val"):
+        val_x, val_y, _ = data.arrays("val", kinds)
+    cfg = TrainConfig(epochs=epochs, lr=lr, normalize=False)
+    history = fit(model, train_x, train_y, val_x, val_y, cfg, progress=progress)
+    return history
