@@ -39,10 +39,9 @@ book: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/book/_build/html/index.html"
 
-# Two test workers run two notebooks at once: one torch/BLAS thread each keeps them from
-# oversubscribing the cores (torch's spinning threads slow a shared core several-fold).
+# Two test workers, each running a notebook at a time with one torch thread (conftest.py).
 test: setup
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

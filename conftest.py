@@ -11,6 +11,7 @@ The terminal summary lists every notebook's time against its budget.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -66,9 +67,14 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
 
 
 def pytest_configure(config):
-    # In the main process only, before pytest-xdist starts its workers: fill numba's cache so
-    # that parallel processes never compile librosa's kernels at once (see genre_lab.warmup).
-    if not hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput"):
+        # A pytest-xdist worker: one torch/BLAS thread for it and the notebook kernels it
+        # starts, or two workers' spinning thread pools slow each other down several-fold.
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+    else:
+        # The main process, before the workers start: fill numba's cache so that parallel
+        # processes never compile librosa's kernels at once (see genre_lab.warmup).
         from genre_lab.warmup import compile_librosa_kernels
 
         compile_librosa_kernels()

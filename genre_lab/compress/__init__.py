@@ -23,6 +23,7 @@ Notebook: 07-compression.
 from .measure import (
     OnnxModel,
     TorchModel,
+    accuracy,
     count_nonzero,
     file_size,
     gzip_size,
@@ -47,7 +48,7 @@ from .pruning import (
 from .quantization import export_onnx, quantize_dynamic, quantize_static
 
 __all__ = [
-    "OnnxModel", "TorchModel", "count_nonzero", "export_onnx", "file_size", "fine_tune",
+    "OnnxModel", "TorchModel", "accuracy", "count_nonzero", "export_onnx", "file_size", "fine_tune",
     "gzip_size", "latency_ms",
     "load", "make_permanent", "measure", "prunable", "prune_channels", "prune_unstructured",
     "quantize_dynamic", "quantize_static", "save", "shrink", "sparse_coo_size", "sparsity",
