@@ -88,6 +88,21 @@ def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
                          results.items()}).T
 
 
+def seed_verdicts(means: pd.Series, stds: pd.Series, reference) -> pd.Series:
+    """Compare conditions run over several seeds with the row ``reference``.
+
+    A condition is ``"better"`` or ``"worse"`` only when the two mean ± std intervals do not
+    overlap (the means differ by more than the sum of the standard deviations); otherwise it
+    is ``"within seed spread"``. The reference row itself is ``"reference"``.
+    """
+    diff = means - means[reference]
+    spread = stds + stds[reference]
+    out = pd.Series(np.select([diff > spread, diff < -spread], ["better", "worse"],
+                              "within seed spread"), index=means.index)
+    out[reference] = "reference"
+    return out
+
+
 def bootstrap_ci(correct, *, n_boot: int = 2000, level: float = 0.95, seed: int = 0):
     """Percentile bootstrap confidence interval of an accuracy.
 

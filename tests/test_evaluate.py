@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genre_lab import evaluate
@@ -63,3 +64,11 @@ def test_mcnemar():
     assert result["a_only"] == 2 and result["b_only"] == 10
     assert result["p_value"] < 0.05
     assert evaluate.mcnemar(a, a)["p_value"] == 1.0
+
+
+def test_seed_verdicts_need_non_overlapping_intervals():
+    means = pd.Series({"base": 0.50, "up": 0.60, "down": 0.40, "close": 0.55})
+    stds = pd.Series({"base": 0.02, "up": 0.03, "down": 0.02, "close": 0.04})
+    verdicts = evaluate.seed_verdicts(means, stds, "base")
+    assert verdicts.to_dict() == {"base": "reference", "up": "better", "down": "worse",
+                                  "close": "within seed spread"}
