@@ -59,7 +59,7 @@ def time_generation(root: Path, args) -> pd.DataFrame:
     audio = len(GENRES) * args.clips_per_genre * args.seconds
     wall, cpu = time.perf_counter(), time.process_time()
     table = synth.generate(root, clips_per_genre=args.clips_per_genre, seconds=args.seconds,
-                           seed=args.seed, progress=not args.quiet)
+                           seed=args.seed, progress=not args.quiet, n_jobs=1)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     print(f"\ngenerate(): {len(table)} clips, {audio:.0f} s of audio in {wall:.1f} s wall "

@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 
 from .config import SAMPLE_RATE
+from .parallel import n_workers, run_jobs
+from .warmup import compile_librosa_kernels
 
 #: The 57 feature columns, in the published order.
 FEATURE_COLUMNS = [
@@ -244,34 +246,6 @@ def _write_atomic(table: pd.DataFrame, path: Path) -> None:
         raise
 
 
-def _run(jobs, *, n_jobs: int, progress: bool, total: int):
-    """Run ``(function, args)`` jobs on ``n_jobs`` processes, in order, with a progress bar."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="feature table", unit="clip", disable=not progress)
-    try:
-        if n_jobs == 1:
-            for func, args in jobs:
-                yield func(*args)
-                bar.update()
-            return
-        from joblib import Parallel, delayed
-
-        from .warmup import compile_librosa_kernels
-
-        compile_librosa_kernels()  # workers must not compile (and cache) numba kernels at once
-        tasks = (delayed(func)(*args) for func, args in jobs)
-        try:
-            results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        except TypeError:  # joblib < 1.3: no generator, the bar jumps at the end
-            results = Parallel(n_jobs=n_jobs)(tasks)
-        for result in results:
-            yield result
-            bar.update()
-    finally:
-        bar.close()
-
-
 def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
                   n_jobs: int | None = None, progress: bool = True,
                   cache: bool = True) -> pd.DataFrame:
@@ -317,11 +291,14 @@ def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
         if isinstance(table, pd.DataFrame) and list(table.columns) == COLUMNS:
             return table
 
-    n_jobs = max(1, min(n_jobs or os.cpu_count() or 1, len(tracks)))
+    n_jobs = n_workers(n_jobs, len(tracks))
+    if n_jobs > 1:
+        compile_librosa_kernels()  # workers must not compile (and cache) numba kernels at once
     jobs = [(_track_rows, (row.path, row.track_id, row.genre, seconds, sr))
             for row in tracks.itertuples(index=False)]
     rows = []
-    for result in _run(jobs, n_jobs=n_jobs, progress=progress, total=len(jobs)):
+    for result in run_jobs(jobs, n_jobs=n_jobs, progress=progress, desc="feature table",
+                           unit="clip"):
         if isinstance(result, tuple):
             _raise(result)
         rows.extend(result)

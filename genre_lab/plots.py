@@ -27,7 +27,15 @@ def waveform(y, *, sr: int = SAMPLE_RATE, ax=None, title: str | None = None, col
     import librosa.display
 
     ax = _ax(ax)
-    librosa.display.waveshow(y=np.asarray(y), sr=sr, ax=ax, axis="time", color=color)
+    # waveshow redraws the whole figure (canvas.draw_idle, immediate on Agg and inline
+    # canvases) to pick between envelope and samples: 10 panels cost seconds. Defer the draw
+    # to when the figure is shown; zooming later still switches between the two.
+    canvas = ax.figure.canvas
+    canvas.draw_idle = lambda *args, **kwargs: None  # shadows the method on this canvas only
+    try:
+        librosa.display.waveshow(y=np.asarray(y), sr=sr, ax=ax, axis="time", color=color)
+    finally:
+        del canvas.draw_idle
     ax.set(title=title, ylabel="amplitude")
     ax.label_outer()
     return ax

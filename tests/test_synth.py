@@ -103,9 +103,11 @@ def test_params_come_from_the_artists_recipe():
 # ---- determinism ---------------------------------------------------------------------------
 
 
-def test_generation_is_byte_identical(tmp_path):
-    a = synth.generate(tmp_path / "a", clips_per_genre=2, seconds=3.0, seed=5, progress=False)
-    b = synth.generate(tmp_path / "b", clips_per_genre=2, seconds=3.0, seed=5, progress=False)
+def test_generation_is_byte_identical_in_one_process_or_several(tmp_path):
+    a = synth.generate(tmp_path / "a", clips_per_genre=2, seconds=3.0, seed=5, progress=False,
+                       n_jobs=1)
+    b = synth.generate(tmp_path / "b", clips_per_genre=2, seconds=3.0, seed=5, progress=False,
+                       n_jobs=2)
     pd.testing.assert_frame_equal(a, b)
     files = _files(tmp_path / "a")
     assert files == _files(tmp_path / "b") and len(files) == 21

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from tqdm.auto import tqdm
 
 from genre_lab import GENRES
 from genre_lab.config import SAMPLE_RATE
+from genre_lab.parallel import n_workers, run_jobs
 
 from .render import _check_int, _check_seconds, render_clip
 
@@ -22,6 +22,14 @@ def _write_atomic_wav(path: Path, y: np.ndarray, sr: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     sf.write(str(tmp), pcm, sr, subtype="PCM_16", format="WAV")
     os.replace(tmp, path)
+
+
+def _write_clip(genre: str, seed: int, index: int, seconds: float, folder: Path) -> dict:
+    """Render one clip, write it as ``folder/<genre>.<index>.wav``; return its metadata row."""
+    y, params = render_clip(genre, seed=seed, index=index, seconds=seconds, sr=SAMPLE_RATE)
+    track_id = f"{genre}.{index:05d}"
+    _write_atomic_wav(folder / f"{track_id}.wav", y, SAMPLE_RATE)
+    return {"track_id": track_id, **params}
 
 
 def _clip_files(genres: Path) -> list[Path]:
@@ -53,7 +61,8 @@ def _clear_earlier_run(root: Path, overwrite: bool) -> None:
 
 
 def generate(root, *, clips_per_genre: int = 100, seconds: float = 30.0, seed: int = 0,
-             progress: bool = True, overwrite: bool = False) -> pd.DataFrame:
+             progress: bool = True, overwrite: bool = False,
+             n_jobs: int | None = None) -> pd.DataFrame:
     """Write the synthetic mini-GTZAN in GTZAN's layout.
 
     Writes ``root/genres/<genre>/<genre>.000NN.wav`` (22050 Hz, mono, PCM_16) for every genre
@@ -70,6 +79,8 @@ def generate(root, *, clips_per_genre: int = 100, seconds: float = 30.0, seed: i
         overwrite: if ``root/genres`` already holds WAVs (an earlier run), first delete the
             clips an earlier run wrote (``<genre>/<genre>.NNNNN.wav`` of the ten genres; no
             other file is touched). Without it such a folder is refused.
+        n_jobs: worker processes (None: every core; 1: in this process). Each clip depends
+            only on its genre, seed and index, so the files are the same either way.
 
     Returns:
         The metadata table, sorted by genre then index.
@@ -84,22 +95,14 @@ def generate(root, *, clips_per_genre: int = 100, seconds: float = 30.0, seed: i
     _check_seconds(seconds)
     root = Path(root)
     _clear_earlier_run(root, overwrite)
-    rows = []
-    bar = tqdm(total=len(GENRES) * clips_per_genre, desc="synthetic mini-GTZAN", unit="clip",
-               disable=not progress)
-    try:
-        for genre in GENRES:
-            folder = root / "genres" / genre
-            folder.mkdir(parents=True, exist_ok=True)
-            for index in range(clips_per_genre):
-                y, params = render_clip(genre, seed=seed, index=index, seconds=seconds,
-                                        sr=SAMPLE_RATE)
-                track_id = f"{genre}.{index:05d}"
-                _write_atomic_wav(folder / f"{track_id}.wav", y, SAMPLE_RATE)
-                rows.append({"track_id": track_id, **params})
-                bar.update(1)
-    finally:
-        bar.close()
+    jobs = []
+    for genre in GENRES:
+        folder = root / "genres" / genre
+        folder.mkdir(parents=True, exist_ok=True)
+        jobs += [(_write_clip, (genre, seed, index, seconds, folder))
+                 for index in range(clips_per_genre)]
+    rows = list(run_jobs(jobs, n_jobs=n_workers(n_jobs, len(jobs)), progress=progress,
+                         desc="synthetic mini-GTZAN", unit="clip"))
     table = pd.DataFrame(rows)
     first = ["track_id", "genre", "artist", "seed", "index", "artist_slot"]
     table = table[first + [c for c in table.columns if c not in first]]

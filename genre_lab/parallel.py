@@ -1,0 +1,41 @@
+"""Independent jobs on every core, in order, with a progress bar (joblib and tqdm.auto)."""
+
+from __future__ import annotations
+
+import os
+
+
+def n_workers(n_jobs: int | None, n_items: int) -> int:
+    """Worker processes for ``n_items`` jobs: ``n_jobs`` (None: every core), at most one per job."""
+    return max(1, min(n_jobs or os.cpu_count() or 1, n_items))
+
+
+def run_jobs(jobs, *, n_jobs: int, progress: bool = True, desc: str | None = None,
+             unit: str = "it"):
+    """Run ``(function, args)`` jobs and yield their results in the jobs' order.
+
+    ``n_jobs == 1`` runs them in this process; otherwise on ``n_jobs`` joblib (loky)
+    processes, so ``function`` must be importable (a module-level function).
+    """
+    from tqdm.auto import tqdm
+
+    jobs = list(jobs)
+    bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress)
+    try:
+        if n_jobs == 1:
+            for func, args in jobs:
+                yield func(*args)
+                bar.update()
+            return
+        from joblib import Parallel, delayed
+
+        tasks = (delayed(func)(*args) for func, args in jobs)
+        try:
+            results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        except TypeError:  # joblib < 1.3: no generator, the bar jumps at the end
+            results = Parallel(n_jobs=n_jobs)(tasks)
+        for result in results:
+            yield result
+            bar.update()
+    finally:
+        bar.close()
