@@ -7,7 +7,9 @@
 * **int8 quantization** with ONNX Runtime: :func:`export_onnx` (torch's exporter folds batch
   norm into the convolutions), :func:`quantize_dynamic` (Linear/LSTM weights only) and
   :func:`quantize_static` (post-training int8 for convolutions too, calibrated on training
-  data), and :class:`OnnxModel` to run the result.
+  data), and :class:`OnnxModel` to run the result. The settings are chosen so that the
+  int8 model computes the same numbers on x86 CPUs with and without VNNI and on ARM;
+  :mod:`genre_lab.compress.cpu` says which kernels this CPU gets and why that matters.
 * **Knowledge distillation** (Hinton et al. 2015) is not here: it is a way of training, so it
   lives in the one training loop (``genre_lab.train.fit(teacher_logits=...)``,
   ``train.distillation_loss``) and ``genre_lab.experiment.train_model(..., teacher=run)``.
@@ -20,6 +22,7 @@ so a torch model and its int8 export are measured the same way.
 
 Notebook: 07-compression.
 """
+from . import cpu
 from .measure import (
     OnnxModel,
     TorchModel,
@@ -48,8 +51,8 @@ from .pruning import (
 from .quantization import export_onnx, quantize_dynamic, quantize_static
 
 __all__ = [
-    "OnnxModel", "TorchModel", "accuracy", "count_nonzero", "export_onnx", "file_size", "fine_tune",
-    "gzip_size", "latency_ms",
+    "OnnxModel", "TorchModel", "accuracy", "count_nonzero", "cpu", "export_onnx", "file_size",
+    "fine_tune", "gzip_size", "latency_ms",
     "load", "make_permanent", "measure", "prunable", "prune_channels", "prune_unstructured",
     "quantize_dynamic", "quantize_static", "save", "shrink", "sparse_coo_size", "sparsity",
     "throughput", "torch_threads", "variant_table",
