@@ -36,6 +36,9 @@ def _png(figure: Figure) -> str:
 class Explorer:
     """Widgets that redraw a figure whenever a control changes.
 
+    Displayed, an explorer is its live widgets plus a PNG of its current figure, for where
+    widgets do not run (the built book ranks the picture first, see book/_config.yml).
+
     Args:
         draw: ``draw(**values) -> dict``; draws one ``matplotlib.figure.Figure`` (made with
             ``Figure(...)``, not pyplot) and returns it as ``"figure"`` with what it computed.
@@ -74,7 +77,9 @@ class Explorer:
         display({"image/png": _png(figure), "text/plain": repr(figure)}, raw=True)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = _png(self.result["figure"])
+        return bundle
 
 
 def zcr_explorer(tracks, *, sr: int = SAMPLE_RATE) -> Explorer:

@@ -57,6 +57,14 @@ def test_explorer_figures_stay_out_of_pyplot(make_gtzan):
         plt.close(mine)
 
 
+def test_explorer_shows_a_picture_where_widgets_do_not_run(make_gtzan):
+    explorer = widgets.zcr_explorer(gtzan.track_table(make_gtzan(clips=1)))
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # the live widget
+    pixels = _pixels(bundle["image/png"])  # and its current figure, for the book
+    assert pixels.shape[1] > 400 and pixels.std() > 10
+
+
 def test_explorer_draw_errors_are_clear():
     control = dict(x=Dropdown(options=[1, 2]))
     with pytest.raises(TypeError, match="dict with a matplotlib.figure.Figure"):
