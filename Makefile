@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 TORCH_FLAGS ?=
 
-# Caches live inside the checkout, so `make clean` (or deleting .cache/) resets everything.
-export GENRE_LAB_CACHE ?= $(CURDIR)/.cache/genre-lab
+# Caches live inside the checkout, so `make clean` (or deleting .cache/) resets everything:
+# genre_lab's own default is .cache/genre-lab here (GENRE_LAB_CACHE moves it), the same for
+# make and a kernel started any other way.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 # librosa's example recordings, when a local copy sits beside the project (as in CI).
 SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
