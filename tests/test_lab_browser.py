@@ -14,6 +14,7 @@ Skips without Playwright or a Chromium (``apt-get install chromium``); fails ins
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import json
 import os
@@ -50,6 +51,8 @@ def _need(condition: bool, reason: str):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """The URL of a JupyterLab serving a copy of notebooks/, as `make lab` starts it."""
+    _need(CHROMIUM is not None, "no Chromium (chromium, chromium-browser or google-chrome)")
+    _need(importlib.util.find_spec("playwright") is not None, "playwright is not installed")
     tmp = tmp_path_factory.mktemp("lab")
     shutil.copytree(PROJECT / "notebooks", tmp / "notebooks")
     with socket.socket() as s:
@@ -106,11 +109,8 @@ def shot(request, page):
 
 @pytest.fixture(scope="module")
 def page(lab, tmp_path_factory):
-    _need(CHROMIUM is not None, "no Chromium (chromium, chromium-browser or google-chrome)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "playwright is not installed")
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
             tmp_path_factory.mktemp("profile"), executable_path=CHROMIUM, headless=True,
