@@ -8,8 +8,9 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 TORCH_FLAGS ?=
 
-# Caches live inside the checkout, so `make clean` (or deleting .cache/) resets everything.
-export GENRE_LAB_CACHE ?= $(CURDIR)/.cache/genre-lab
+# Caches live inside the checkout, so `make clean` (or deleting .cache/) resets everything:
+# genre_lab's own default is .cache/genre-lab here (GENRE_LAB_CACHE moves it), the same for
+# make and a kernel started any other way.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 # librosa's example recordings, when a local copy sits beside the project (as in CI).
 SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
@@ -18,6 +19,10 @@ export LIBROSA_DATA_DIR ?= $(SHARED_DATA)/librosa
 endif
 
 BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
+# The course's JupyterLab settings (a chapter opens as a notebook on double-click; no news
+# pop-up), installed as defaults of this environment; a repo2docker postBuild copies the same
+# file to $NB_PYTHON_PREFIX/share/jupyter/lab/settings/overrides.d/.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/genre-lab.json
 
 .PHONY: help setup book lab test student clean
 help:
@@ -27,13 +32,17 @@ help:
 	@echo "make student  write the exercise versions (no solutions) to student/"
 	@echo "make clean  remove the book build and the caches"
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(LAB_SETTINGS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_FLAGS) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
 	touch $@
+
+$(LAB_SETTINGS): lab/jupyterlab-settings.json $(VENV)/.installed
+	mkdir -p $(@D)
+	cp $< $@
 
 book: setup
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going

@@ -2,8 +2,10 @@
 
 ``GENRE_LAB_PROFILE``  quick | standard | full: data size and epochs (default quick).
 ``GENRE_LAB_DATA``     a folder with the real GTZAN; unset, the synthetic mini-GTZAN.
-``GENRE_LAB_CACHE``    where generated data and feature caches go
-                       (default: the platform cache folder, e.g. ``~/.cache/genre-lab``).
+``GENRE_LAB_CACHE``    where generated data, feature caches and trained models go (default:
+                       ``.cache/genre-lab`` in the source checkout when the package runs from
+                       one, as after ``make setup``; else the platform cache folder, e.g.
+                       ``~/.cache/genre-lab``).
 """
 
 from __future__ import annotations
@@ -69,11 +71,27 @@ def data_root() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def source_checkout() -> Path | None:
+    """The repository this package runs from (an editable install), or None (a wheel)."""
+    root = Path(__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "genre-lab"' in pyproject.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
 def cache_dir() -> Path:
-    """Folder for generated data and feature caches (``GENRE_LAB_CACHE`` overrides)."""
+    """Folder for generated data, feature caches and trained models.
+
+    ``GENRE_LAB_CACHE`` if set; else ``.cache/genre-lab`` in the source checkout, so that
+    ``make`` and a kernel started any other way share one cache; else (an installed wheel)
+    the platform cache folder.
+    """
     value = os.environ.get("GENRE_LAB_CACHE", "").strip()
     if value:
         path = Path(value).expanduser()
+    elif (checkout := source_checkout()) is not None:
+        path = checkout / ".cache" / "genre-lab"
     else:
         import pooch
 

@@ -4,6 +4,14 @@ Each explorer is controls plus a drawing callback. ``explorer.update(**values)``
 callback the widgets call; it returns (and keeps in ``.result``) what it computed, so a unit
 test can drive it without a browser.
 
+An explorer draws on a ``matplotlib.figure.Figure`` of its own, never a pyplot figure, and
+displays it in its output widget itself. JupyterLab sends widget messages to a kernel
+subshell (its ``commsOverSubshells`` setting; ipykernel 7 runs a subshell in a thread of its
+own), so two widget messages can run at once, and each ends with matplotlib-inline's
+``flush_figures``, which shows and closes every open pyplot figure. With pyplot, one
+message's flush showed another's half-drawn figure in JupyterLab's log console while that
+message's own display came out blank.
+
 Notebook: 01-waveforms (ZCR explorer), 02-spectrograms (spectrogram explorer).
 """
 
@@ -12,17 +20,28 @@ from __future__ import annotations
 from functools import lru_cache
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
+from IPython.core.pylabtools import print_figure
+from IPython.display import display
+from matplotlib.figure import Figure
 
 from . import GENRES, audio, features, plots
 from .config import SAMPLE_RATE
 
 
+def _png(figure: Figure) -> str:
+    # A figure as IPython's inline display would send it: a base64 PNG, cropped tight.
+    return print_figure(figure, "png", base64=True)
+
+
 class Explorer:
     """Widgets that redraw a figure whenever a control changes.
 
+    Displayed, an explorer is its live widgets plus a PNG of its current figure, for where
+    widgets do not run (the built book ranks the picture first, see book/_config.yml).
+
     Args:
-        draw: ``draw(**values) -> dict``; draws one figure and returns what it computed.
+        draw: ``draw(**values) -> dict``; draws one ``matplotlib.figure.Figure`` (made with
+            ``Figure(...)``, not pyplot) and returns it as ``"figure"`` with what it computed.
         controls: name -> ipywidgets control; names are ``draw``'s keyword arguments.
     """
 
@@ -30,7 +49,7 @@ class Explorer:
         self.controls = controls
         self._draw = draw
         self.result = None
-        self.output = widgets.interactive_output(self.update, controls)
+        self.output = widgets.interactive_output(self._show, controls)
         self.widget = widgets.VBox([widgets.HBox(list(controls.values())), self.output])
 
     @property
@@ -39,13 +58,28 @@ class Explorer:
         return {name: control.value for name, control in self.controls.items()}
 
     def update(self, **values):
-        """Redraw for these control values (the widgets' callback); returns the result."""
-        plt.close("all")
-        self.result = self._draw(**values)
-        return self.result
+        """Redraw for these control values; returns (and keeps in ``.result``) the result."""
+        result = self._draw(**values)
+        figure = result.get("figure") if isinstance(result, dict) else None
+        if not isinstance(figure, Figure):
+            raise TypeError("an explorer's draw() must return a dict with a "
+                            "matplotlib.figure.Figure under 'figure'")
+        if figure.canvas.manager is not None:
+            raise ValueError("an explorer's draw() must make its figure with "
+                             "matplotlib.figure.Figure, not pyplot: the inline backend shows "
+                             "and closes pyplot figures from other threads")
+        self.result = result
+        return result
+
+    def _show(self, **values):
+        # The widgets' callback, run inside self.output.
+        figure = self.update(**values)["figure"]
+        display({"image/png": _png(figure), "text/plain": repr(figure)}, raw=True)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = _png(self.result["figure"])
+        return bundle
 
 
 def zcr_explorer(tracks, *, sr: int = SAMPLE_RATE) -> Explorer:
@@ -66,8 +100,8 @@ def zcr_explorer(tracks, *, sr: int = SAMPLE_RATE) -> Explorer:
         y = load(path)
         zcr = features.zero_crossing_rate(y, frame_length=frame_length, hop_length=hop_length)
         energy = features.rms(y, frame_length=frame_length, hop_length=hop_length)
-        fig, (ax_wave, ax_zcr, ax_rms) = plt.subplots(3, 1, figsize=(9, 5), sharex=True,
-                                                      layout="constrained")
+        fig = Figure(figsize=(9, 5), layout="constrained")
+        ax_wave, ax_zcr, ax_rms = fig.subplots(3, 1, sharex=True)
         plots.waveform(y, sr=sr, ax=ax_wave, title=f"{genre}: {path.rsplit('/', 1)[-1]}")
         plots.frame_feature(zcr, sr=sr, hop_length=hop_length, ax=ax_zcr, color="C1")
         ax_zcr.set(ylabel="ZCR")
@@ -102,7 +136,8 @@ def spectrogram_explorer(signals: dict, *, sr: int = SAMPLE_RATE) -> Explorer:
         S = features.stft_db(y, n_fft=n_fft, hop_length=hop_length, window=window)
         M = features.log_mel(y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
                              window=window)
-        fig, (ax_stft, ax_mel) = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
+        fig = Figure(figsize=(11, 3.2), layout="constrained")
+        ax_stft, ax_mel = fig.subplots(1, 2)
         plots.spectrogram(S, sr=sr, hop_length=hop_length, y_axis="log", ax=ax_stft,
                           title=f"STFT: {n_fft}-sample {window} window, hop {hop_length}")
         plots.spectrogram(M, sr=sr, hop_length=hop_length, y_axis="mel", ax=ax_mel,

@@ -75,8 +75,8 @@ def augmentation_explorer(y, *, sr: int = SAMPLE_RATE, n_mels: int = 64, n_fft: 
         spectrogram, and the text describing the setting.
     """
     import ipywidgets
-    import matplotlib.pyplot as plt
     import torch
+    from matplotlib.figure import Figure
 
     from .. import plots
     from ..segments import signal_features
@@ -95,7 +95,8 @@ def augmentation_explorer(y, *, sr: int = SAMPLE_RATE, n_mels: int = 64, n_fft: 
         else:
             z = transform(clip, np.random.default_rng(seed))
             after = signal_features(z, **params)["logmel"][0]
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3), sharey=True, layout="constrained")
+        fig = Figure(figsize=(11, 3), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
         vmin, vmax = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
         plots.spectrogram(before, sr=sr, hop_length=hop_length, y_axis="mel", ax=axes[0],
                           title="original", colorbar=False, vmin=vmin, vmax=vmax)
