@@ -35,8 +35,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
 	touch $@
 
+# book/build.py runs jupyter-book and ends with the chapter and cell that failed, if any.
 book: setup
-	$(BIN)/jupyter-book build . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
+	$(BIN)/python book/build.py . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/book/_build/html/index.html"
 
 # Two test workers, each running a notebook at a time with one torch thread (conftest.py).
