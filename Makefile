@@ -41,8 +41,9 @@ book: setup
 	@echo "The book: $(CURDIR)/book/_build/html/index.html"
 
 # Two test workers, each running a notebook at a time with one torch thread (conftest.py).
+# -rs: say why a test was skipped (the real-data tests need ../shared/data).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
