@@ -83,6 +83,10 @@ def test_failing_chapters_are_named_last_and_other_pages_built(tmp_path):
     for page in ("intro", "ok", "bad", "slow"):
         assert (html / f"{page}.html").exists(), page
     assert (html / "reports" / "bad.err.log").exists()
+    # MathJax comes from the book's own copy, not a CDN
+    assert '<script defer="defer" src="_static/mathjax/tex-chtml.js">' in \
+        (html / "intro.html").read_text()
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
 
     # Nothing changed, but the failed chapters run again (the fix may be outside them).
     (tmp_path / "slow.md").write_text((tmp_path / "slow.md").read_text()
