@@ -5,11 +5,15 @@
 A failing cell does not stop the build: every other page is still written, and the
 ``notebook_failures`` extension (see book/_config.yml) names the failed chapters and cells.
 This script prints those lines last and exits 1 when a chapter failed or the build did.
+
+The chapters' kernels get one torch/BLAS thread unless OMP_NUM_THREADS is set: on a busy
+machine two threads made chapter 4 several-fold slower (figures in DEVELOPERS.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +39,10 @@ def main(argv=None) -> int:
     if command is None:
         print("book: jupyter-book is not installed (pip install -e '.[book]')", file=sys.stderr)
         return 1
-    code = subprocess.call([command, "build", *argv])
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")
+    code = subprocess.call([command, "build", *argv], env=env)
 
     lines = failures.read_text(encoding="utf8").splitlines() if failures.exists() else []
     for line in lines:

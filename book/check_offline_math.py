@@ -1,11 +1,13 @@
 """Check that built pages typeset their math with no network: headless Chromium opens each
-page with every non-file request blocked and counts MathJax's rendered formulas.
+page with every non-file request blocked and counts the formulas MathJax rendered.
 
     python book/check_offline_math.py book/_build/html/notebooks/02-spectrograms.html
 
 Needs Playwright (`pip install playwright`) and a Chromium binary (Debian: `apt-get install
-chromium`; `--browser PATH` for another); it never downloads a browser. Exit 1 if a page
-shows no rendered math or tried to reach the network.
+chromium`; `--browser PATH` for another); it never downloads a browser. Exit 1 unless every
+formula (Sphinx's ``.math`` elements) of every page rendered; a page without math fails
+too. Blocked requests are listed (the ipywidgets manager, for one, comes from a CDN and is
+not needed for math).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def check(page, path: Path, timeout_ms: int) -> tuple[int, list[str]]:
-    """(rendered formulas, blocked URLs) of one page."""
+def check(page, path: Path, timeout_ms: int) -> tuple[int, int, list[str]]:
+    """(formulas, rendered formulas, blocked URLs) of one page."""
     blocked: list[str] = []
 
     def route(r):
@@ -36,7 +38,7 @@ def check(page, path: Path, timeout_ms: int) -> tuple[int, list[str]]:
     except Exception:  # playwright's TimeoutError: no math rendered in time
         pass
     page.unroute("**/*")
-    return page.locator("mjx-container").count(), blocked
+    return page.locator(".math").count(), page.locator(".math mjx-container").count(), blocked
 
 
 def main(argv=None) -> int:
@@ -60,11 +62,13 @@ def main(argv=None) -> int:
         browser = p.chromium.launch(executable_path=args.browser, args=FLAGS)
         page = browser.new_page()
         for path in args.pages:
-            count, blocked = check(page, path, int(args.timeout * 1000))
-            ok = count > 0 and not blocked
+            formulas, rendered, blocked = check(page, path, int(args.timeout * 1000))
+            ok = rendered == formulas > 0
             failed |= not ok
-            print(f"{'ok' if ok else 'FAIL'}: {path}: {count} formulas rendered"
-                  + (f"; blocked {len(blocked)} network requests, e.g. {blocked[0]}"
+            print(f"{'ok' if ok else 'FAIL'}: {path}: "
+                  + (f"{rendered} of {formulas} formulas rendered" if formulas else
+                     "no formulas on this page")
+                  + (f"; blocked {len(blocked)} network requests: " + ", ".join(blocked)
                      if blocked else ""))
         browser.close()
     return 1 if failed else 0
