@@ -44,13 +44,15 @@ $(LAB_SETTINGS): lab/jupyterlab-settings.json $(VENV)/.installed
 	mkdir -p $(@D)
 	cp $< $@
 
+# book/build.py runs jupyter-book and ends with the chapter and cell that failed, if any.
 book: setup
-	$(BIN)/jupyter-book build . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
+	$(BIN)/python book/build.py . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/book/_build/html/index.html"
 
 # Two test workers, each running a notebook at a time with one torch thread (conftest.py).
+# -rs: say why a test was skipped (the real-data tests need ../shared/data).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

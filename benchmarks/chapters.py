@@ -24,13 +24,25 @@ import nbclient
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_notebook(path: Path) -> float:
+def run_notebook(path: Path) -> tuple[float, list[tuple[float, int, str]]]:
+    """The notebook's run time, and (seconds, number, first line) of each code cell."""
     nb = jupytext.read(path)
     client = nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
+                                     record_timing=True,
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    cells = []
+    for number, cell in enumerate(code, 1):
+        stamps = cell.metadata.get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            began, ended = (datetime.datetime.fromisoformat(stamps[k].replace("Z", "+00:00"))
+                            for k in ("iopub.execute_input", "shell.execute_reply"))
+            cells.append(((ended - began).total_seconds(), number,
+                          cell.source.splitlines()[0]))
+    return seconds, cells
 
 
 def main(argv=None):
@@ -50,9 +62,11 @@ def main(argv=None):
     rows = []
     for path in paths:
         budget = jupytext.read(path).metadata.get("genre_lab", {}).get("budget_seconds")
-        seconds = run_notebook(path)
+        seconds, cells = run_notebook(path)
         rows.append((path.stem, seconds, budget))
-        print(f"{path.stem:28s} {seconds:6.1f} s   (budget {budget} s)", flush=True)
+        slowest = max(cells, default=(0.0, 0, ""))
+        print(f"{path.stem:28s} {seconds:6.1f} s   (budget {budget} s); slowest cell "
+              f"{slowest[0]:.1f} s: code cell {slowest[1]}, {slowest[2][:40]!r}", flush=True)
     total = sum(r[1] for r in rows)
     lines = [
         f"Profile `{profile}`, data: {data}, {'warm' if args.warm else 'cold'} caches, "

@@ -30,8 +30,8 @@ def test_environment_yml_matches_pyproject():
         if isinstance(dep, str) and not dep.startswith(("python", "pip")):
             name, spec = _split(dep)
             conda[CONDA_TO_PYPI.get(name, name)] = spec
-        elif isinstance(dep, dict):  # the pip: section, PyPI names
-            conda.update(_split(req) for req in dep["pip"] if not req.startswith("-"))
+        elif isinstance(dep, dict):  # pip: packages conda-forge lacks, and the project
+            conda.update(_split(req) for req in dep["pip"] if not req.startswith("-e"))
     assert conda == pypi
 
 
