@@ -139,6 +139,29 @@ def _run(page, command: str):
     page.locator(f'li[data-command="{command}"]').click()
 
 
+def _kernel_idle(lab: str, name: str):
+    """Wait until the notebook's kernel has started and is idle (JupyterLab's REST API): a
+    run command given while the kernel is still starting can be lost on a busy machine."""
+    for _ in range(600):
+        sessions = json.load(urllib.request.urlopen(f"{lab}/api/sessions", timeout=10))
+        states = [s["kernel"]["execution_state"] for s in sessions
+                  if s.get("path", "").endswith(name) and s.get("kernel")]
+        if states and states[0] == "idle":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the kernel of {name} did not become idle: {states}")
+
+
+def _started(cell, seconds: float = 30) -> bool:
+    """Whether the cell's prompt left its never-run state ``[ ]:`` within ``seconds``."""
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(int(seconds * 2)):
+        if prompt.inner_text().strip() not in ("[ ]:", ""):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def _wait_done(cell):
     """Wait until the cell has run: its prompt shows a number, not [*] or [ ]."""
     prompt = cell.locator(".jp-InputPrompt")
@@ -176,15 +199,17 @@ def _change_and_check(page, cell, change, shot: str):
     cell.screenshot(path=SCREENSHOTS / shot)
 
 
-def test_chapter_1_opens_as_a_notebook_and_its_explorer_redraws(page, shot):
+def test_chapter_1_opens_as_a_notebook_and_its_explorer_redraws(lab, page, shot):
     panel = _open(page, "01-waveforms.md")
     # jupyterlab-myst renders the chapter's first admonition as the book does, not as text
     admonition = panel.locator(".jp-MarkdownCell").first.locator(".myst-admonition")
     admonition.wait_for()
     assert admonition.locator(".myst-admonition-header").inner_text().strip() == "In this chapter"
 
+    _kernel_idle(lab, "01-waveforms.md")
     panel.locator(".jp-Notebook").click()
     _run(page, "runmenu:run-all")
+    assert _started(panel.locator(".jp-CodeCell").first), "Run All did not start the chapter"
     cell = panel.locator(".jp-CodeCell", has=page.locator(".widget-output"))
     cell.wait_for(timeout=300_000)
     _wait_done(panel.locator(".jp-CodeCell").last)
@@ -193,10 +218,11 @@ def test_chapter_1_opens_as_a_notebook_and_its_explorer_redraws(page, shot):
     _change_and_check(page, cell, lambda: hop.select_option("1024"), "01-waveforms.png")
 
 
-def test_chapter_6_explorer_draws_on_its_first_change(page, shot):
+def test_chapter_6_explorer_draws_on_its_first_change(lab, page, shot):
     panel = _open(page, "06-augmentation.md")
     cell = panel.locator(".jp-CodeCell", has=page.locator(".cm-content",
                                                           has_text="augmentation_explorer("))
+    _kernel_idle(lab, "06-augmentation.md")
     cell.locator(".jp-InputPrompt").click()  # select it
     _run(page, "notebook:run-all-above")
     _run(page, "notebook:run-cell")
