@@ -11,13 +11,76 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-#: Every audio signal in the course is mono float32 at this rate (GTZAN's own).
-SAMPLE_RATE = 22050
 #: Default seed for data generation, splits and training.
 SEED = 0
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """How audio becomes network input: the one description of a 3-second segment's features.
+
+    Every place that computes, caches or reads segment features takes one of these (a
+    profile has one; a checkpoint stores the one its model was trained on), so the numbers
+    2048/512/128 are written here and nowhere else.
+
+    Attributes:
+        sample_rate: Hz; every signal in the course is mono float32 at this rate.
+        segment_seconds: length of a segment (GTZAN's 30-s clips give 10).
+        n_fft: STFT window in samples.
+        hop_length: STFT hop in samples (a 3-s segment has ``1 + 66150 // hop_length`` frames).
+        n_mels: mel bands of the log-mel input.
+        n_mfcc: MFCCs kept from the log-mel.
+    """
+
+    sample_rate: int = 22050
+    segment_seconds: float = 3.0
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    n_mfcc: int = 20
+
+    def __post_init__(self):
+        for name, value in self.as_dict().items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"feature setting {name} must be a positive number, "
+                                 f"got {value!r}")
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
+
+    @property
+    def segment_samples(self) -> int:
+        """Samples in one segment."""
+        return int(round(self.segment_seconds * self.sample_rate))
+
+    @property
+    def n_frames(self) -> int:
+        """STFT frames of one segment (centred frames, as librosa computes them)."""
+        return 1 + self.segment_samples // self.hop_length
+
+    def as_dict(self) -> dict:
+        """The settings as a JSON-able dict (what caches key on and checkpoints store)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values) -> FeatureSettings:
+        """Settings from :meth:`as_dict`'s output; unknown or missing keys are an error."""
+        if not isinstance(values, dict):
+            raise ValueError(f"feature settings must be a mapping, got {type(values).__name__}")
+        unknown = set(values) - {f.name for f in fields(cls)}
+        missing = {f.name for f in fields(cls)} - set(values)
+        if unknown or missing:
+            raise ValueError(f"feature settings: unknown {sorted(unknown)}, "
+                             f"missing {sorted(missing)}")
+        return cls(**values)
+
+
+#: The default features (GTZAN-sized networks: 128 mel bands, hop 512, 130 frames).
+FEATURES = FeatureSettings()
+#: Every audio signal in the course is mono float32 at this rate (GTZAN's own).
+SAMPLE_RATE = FEATURES.sample_rate
 
 
 @dataclass(frozen=True)
@@ -30,8 +93,7 @@ class Profile:
         clip_seconds: length of each synthetic clip.
         epochs: training epochs for the chapter models.
         seeds: repetitions of an experiment when a chapter reports mean ± std.
-        n_mels: mel bands of the networks' log-mel input.
-        hop_length: STFT hop in samples (a 3-s segment has 1 + 66150 // hop_length frames).
+        features: the segment features the networks get.
     """
 
     name: str
@@ -39,15 +101,14 @@ class Profile:
     clip_seconds: float
     epochs: int
     seeds: int
-    n_mels: int = 128
-    hop_length: int = 512
+    features: FeatureSettings = FEATURES
 
 
 PROFILES = {
     # What CI runs: every chapter in about a minute on 2 CPU cores.
     # (64 mel bands x 65 frames a segment: a quarter of the pixels, so CNNs train on a CPU)
     "quick": Profile("quick", clips_per_genre=20, clip_seconds=12.0, epochs=8, seeds=3,
-                     n_mels=64, hop_length=1024),
+                     features=FeatureSettings(n_mels=64, hop_length=1024)),
     # GTZAN's size on synthetic data: a useful model on a laptop CPU.
     "standard": Profile("standard", clips_per_genre=100, clip_seconds=30.0, epochs=30, seeds=3),
     # For a GPU box with the real GTZAN.
@@ -55,8 +116,11 @@ PROFILES = {
 }
 
 
-def get_profile(name: str | None = None) -> Profile:
-    """Return the profile ``name``, or the one ``GENRE_LAB_PROFILE`` names (default quick)."""
+def get_profile(name: Profile | str | None = None) -> Profile:
+    """Return the profile ``name``, or the one ``GENRE_LAB_PROFILE`` names (default quick);
+    a :class:`Profile` is returned as it is."""
+    if isinstance(name, Profile):
+        return name
     name = name or os.environ.get("GENRE_LAB_PROFILE") or "quick"
     try:
         return PROFILES[name.strip().lower()]
