@@ -115,16 +115,13 @@ def _librosa_clip(path, seconds):
     import numpy as np
 
     from genre_lab import audio
-    from genre_lab.config import SAMPLE_RATE
+    from genre_lab.config import FEATURES as f
 
-    seg = int(round(seconds * SAMPLE_RATE))
-    y = audio.load(path)
-    y = audio.fix_length(y, max(1, round(len(y) / seg)) * seg)
-    segs = audio.segment(y, sr=SAMPLE_RATE, seconds=seconds)
-    mel = librosa.feature.melspectrogram(y=segs, sr=SAMPLE_RATE, n_fft=2048, hop_length=512,
-                                         n_mels=128)
+    segs = audio.segment(audio.load(path), sr=f.sample_rate, seconds=seconds)
+    mel = librosa.feature.melspectrogram(y=segs, sr=f.sample_rate, n_fft=f.n_fft,
+                                         hop_length=f.hop_length, n_mels=f.n_mels)
     db = np.stack([librosa.power_to_db(m, top_db=80.0) for m in mel])
-    return db, librosa.feature.mfcc(S=db, n_mfcc=20)
+    return db, librosa.feature.mfcc(S=db, n_mfcc=f.n_mfcc)
 
 
 def _run_librosa(tracks, jobs: int):
@@ -179,13 +176,14 @@ def worker(method: str, root: Path, clips_per_genre: int, trace: bool) -> dict:
     import numpy as np
     import torch  # noqa: F401
 
-    from genre_lab.segments import segment_features
+    from genre_lab.config import FEATURES
+    from genre_lab.features.segments import segment_features
 
     tracks = tracks_of(root, clips_per_genre)
     # One clip first, untimed: librosa's lazy submodules, numba and FFT plans warm up.
     _librosa_clip(tracks.path.iloc[0], 3.0)
     if not method.startswith("librosa"):
-        segment_features(tracks.iloc[:1], progress=False, cache=False)
+        segment_features(tracks.iloc[:1], FEATURES, progress=False, cache=False)
     if trace:
         tracemalloc.start()
     busy0, own0 = _busy_seconds(), _own_cpu_seconds()
@@ -195,7 +193,8 @@ def worker(method: str, root: Path, clips_per_genre: int, trace: bool) -> dict:
     elif method == "librosa-joblib":
         X, _ = _run_librosa(tracks, os.cpu_count() or 1)
     else:
-        X = segment_features(tracks, progress=False, cache=method != "torch")["logmel"].X
+        X = segment_features(tracks, FEATURES, progress=False,
+                             cache=method != "torch")["logmel"].X
     elapsed = time.perf_counter() - t0
     # Cores busy with other processes meanwhile: they slow every figure on a shared machine.
     busy1, own1 = _busy_seconds(), _own_cpu_seconds()

@@ -17,14 +17,14 @@ import time
 
 import torch
 
-from genre_lab import config, experiment, models
+from genre_lab import config, models
 
 FULL_GTZAN_TRAIN_SEGMENTS = 1000 * 10 * 6 // 10
 
 
-def shapes_for(name: str, params: dict) -> list[tuple[int, int]]:
-    frames = 1 + int(round(params["seconds"] * config.SAMPLE_RATE)) // params["hop_length"]
-    rows = {"logmel": params["n_mels"], "mfcc": params["n_mfcc"]}
+def shapes_for(name: str, settings: config.FeatureSettings) -> list[tuple[int, int]]:
+    frames = settings.n_frames
+    rows = {"logmel": settings.n_mels, "mfcc": settings.n_mfcc}
     return [(rows[kind], frames) for kind in models.input_kinds(name)]
 
 
@@ -78,11 +78,11 @@ def main(argv=None):
     from genre_lab.train import choose_device
 
     device = choose_device(args.device)
-    params = experiment.feature_params(args.profile)
     profile = config.get_profile(args.profile)
+    params = profile.features
     print(f"device {device} ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, profile "
-          f"{profile.name}: {params['n_mels']} mels x hop {params['hop_length']}, batch "
+          f"{profile.name}: {params.n_mels} mels x hop {params.hop_length}, batch "
           f"{args.batch}")
     print(f"{'model':8s} {'params':>10s} {'train/s':>9s} {'infer/s':>9s} "
           f"{'s/epoch full GTZAN':>19s}")

@@ -70,52 +70,25 @@ def fix_length(y, n_samples: int):
     return librosa.util.fix_length(data=y, size=n_samples, axis=-1)
 
 
-def segment(y, *, sr: int = SAMPLE_RATE, seconds: float = 3.0, hop_seconds: float | None = None):
-    """Cut a signal into equal segments of ``seconds`` (hop ``hop_seconds``, default no overlap).
+def segment(y, *, sr: int = SAMPLE_RATE, seconds: float = 3.0, whole_only: bool = False):
+    """Cut a signal into consecutive segments of ``seconds``: the course's one segmenting rule.
 
-    A tail shorter than one segment is dropped, as in the Kaggle 3-second table (a 30-s GTZAN
-    clip gives 10 segments). A signal shorter than one segment gives one zero-padded segment.
+    A clip gives ``round(duration / seconds)`` segments, at least one: a tail of half a
+    segment or more is zero-padded into a last segment, a shorter one is dropped. So every
+    GTZAN clip (29.98-30.37 s) gives 10 segments of 3 s, a 12-s synthetic clip 4, a 1-s
+    clip one padded segment. ``whole_only=True`` keeps whole segments only (``floor``; a
+    clip shorter than one segment still gives one padded segment), as the Kaggle
+    3-second feature table was cut.
 
     Returns:
         float32 array of shape (n_segments, round(seconds * sr)).
     """
     seg = int(round(seconds * sr))
-    hop = seg if hop_seconds is None else int(round(hop_seconds * sr))
-    if seg <= 0 or hop <= 0:
-        raise ValueError(f"segment length and hop must be positive, got {seconds=} {hop_seconds=}")
+    if seg <= 0:
+        raise ValueError(f"segment length must be positive, got {seconds=}")
     y = np.asarray(y, dtype=np.float32)
-    if y.shape[-1] < seg:
-        return fix_length(y, seg)[None, :]
-    n = 1 + (y.shape[-1] - seg) // hop
-    starts = np.arange(n) * hop
-    return np.stack([y[s : s + seg] for s in starts])
-
-
-def load_segments(paths, track_ids=None, *, sr: int = SAMPLE_RATE, seconds: float = 3.0,
-                  clip_seconds: float | None = None):
-    """Load clips and cut each into segments that keep their track id.
-
-    Args:
-        paths: audio files.
-        track_ids: one id per path (default: the file stems).
-        sr: sample rate.
-        seconds: segment length.
-        clip_seconds: crop/pad every clip to this length first, so every track gives the
-            same number of segments (GTZAN clips run 29.98-30.37 s).
-
-    Returns:
-        ``(segments, segment_track_ids)``: float32 (n, samples) and an object array of ids.
-    """
-    paths = [Path(p) for p in paths]
-    track_ids = [p.stem for p in paths] if track_ids is None else list(track_ids)
-    if len(track_ids) != len(paths):
-        raise ValueError("one track id per path")
-    segments, ids = [], []
-    for path, tid in zip(paths, track_ids, strict=True):
-        y = load(path, sr=sr)
-        if clip_seconds is not None:
-            y = fix_length(y, int(round(clip_seconds * sr)))
-        s = segment(y, sr=sr, seconds=seconds)
-        segments.append(s)
-        ids.extend([tid] * len(s))
-    return np.concatenate(segments), np.asarray(ids, dtype=object)
+    if y.ndim != 1:
+        raise ValueError(f"expected a 1-D signal, got shape {y.shape}")
+    n = len(y) // seg if whole_only else int(round(len(y) / seg))
+    y = fix_length(y, max(1, n) * seg)
+    return y.reshape(-1, seg)

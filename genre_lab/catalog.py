@@ -13,3 +13,10 @@ INPUT_KINDS = {
     "fusion": ("logmel", "mfcc"),
 }
 MODEL_NAMES = tuple(INPUT_KINDS)
+
+
+def input_kinds(name: str) -> tuple[str, ...]:
+    """The feature kinds (``"logmel"``, ``"mfcc"``) the model ``name`` takes, in order."""
+    if name not in INPUT_KINDS:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
+    return INPUT_KINDS[name]

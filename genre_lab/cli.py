@@ -7,8 +7,11 @@
     genre-lab features ROOT --out FILE.csv [--seconds 3]
     genre-lab train ROOT --model NAME --out DIR [--epochs N] [--split track|artist|filtered]
                     [--seed K]
-    genre-lab evaluate DIR ROOT [--json]
-    genre-lab predict DIR FILE...
+    genre-lab evaluate MODEL ROOT [--json]
+    genre-lab predict MODEL FILE...
+
+MODEL is a checkpoint (``genre_lab.checkpoint``): the ``--out`` folder of ``train`` or any
+``.pt`` file that a chapter, ``experiment`` or ``compress`` saved.
     genre-lab fetch gtzan --dest DIR [--archive FILE | --url URL] [--sha256 HASH]
     genre-lab fetch splits [--dest DIR]
 """
@@ -45,7 +48,7 @@ def _check(args) -> int:
 
 def _features(args) -> int:
     from .data import load_tracks
-    from .feature_table import feature_table, write_csv
+    from .features.table import feature_table, write_csv
 
     tracks = load_tracks(args.root, profile="full")  # every clip, whatever the profile
     table = feature_table(tracks, seconds=args.seconds, progress=not args.quiet)
@@ -55,57 +58,55 @@ def _features(args) -> int:
 
 
 def _train(args) -> int:
-    from . import config, experiment, models, train
+    from . import checkpoint, config, dataset, experiment, models, train
     from .data import load_tracks
 
     profile = config.get_profile(args.profile)
     tracks = load_tracks(args.root, profile=profile.name)
-    data = experiment.prepare(tracks, split=args.split, seed=args.seed, profile=profile.name,
-                              split_folder=args.split_folder, progress=not args.quiet)
+    data = dataset.prepare(tracks, split=args.split, seed=args.seed, profile=profile,
+                           split_folder=args.split_folder, progress=not args.quiet)
     cfg = train.TrainConfig(epochs=args.epochs or profile.epochs, seed=args.seed,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience)
     run = experiment.train_model(args.model, data, cfg, cache=False, progress=not args.quiet)
     test = data.tracks[data.tracks.split == "test"]
-    train.save(run.model, args.out, history=run.history, config=cfg, extra=dict(
-        data=dict(root=str(args.root), source=tracks.attrs.get("source"), profile=profile.name,
-                  split=args.split, seed=args.seed, features=data.feature_params,
-                  test_tracks=list(test.track_id)),
-        test={k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
-                                         "track_accuracy_vote", "n_tracks")}))
+    info = dict(data=dict(root=str(args.root), source=tracks.attrs.get("source"),
+                          profile=profile.name, split=args.split, seed=args.seed,
+                          test_tracks=list(test.track_id)),
+                test={k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
+                                                 "track_accuracy_vote", "n_tracks")})
+    out = Path(args.out)
+    saved = checkpoint.save(run.model, out / "model.pt", settings=data.settings,
+                            history=run.history, train_config=cfg, info=info)
+    # A readable copy of what the checkpoint says; evaluate and predict read the checkpoint.
+    report = dict(model=run.model.spec(), features=data.settings.as_dict(),
+                  config=cfg.__dict__, history=run.history.as_dict(),
+                  parameters=models.count_parameters(run.model), **info)
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
     print(f"{args.model}: {models.count_parameters(run.model):,} parameters, "
           f"{run.history.seconds:.0f} s, best epoch {run.history.best_epoch + 1}")
     print(f"test ({run.result['n_tracks']} tracks): segment accuracy "
           f"{run.result['segment_accuracy']:.3f}, track accuracy "
           f"{run.result['track_accuracy']:.3f}")
-    print(f"saved to {args.out}")
+    print(f"saved to {saved}")
     return 0
 
 
-def _metadata(folder) -> dict:
-    path = Path(folder) / "metrics.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not a model folder (train one with `genre-lab train`)")
-    return json.loads(path.read_text())
-
-
 def _evaluate(args) -> int:
-    from . import train
+    from . import checkpoint
     from .data import load_tracks
     from .evaluate import evaluate
-    from .segments import segment_features
+    from .features.segments import segment_features
+    from .train import predict_logits
 
-    meta = _metadata(args.model_dir)
-    model = train.load(args.model_dir)
-    data_meta = meta["data"]
+    saved = checkpoint.load(args.model_dir)
+    model = saved.model
     tracks = load_tracks(args.root, profile="full")
-    test = set(data_meta["test_tracks"])
-    if test <= set(tracks.track_id):
+    test = set(saved.info.get("data", {}).get("test_tracks", []))
+    if test and test <= set(tracks.track_id):
         tracks, scope = tracks[tracks.track_id.isin(test)], "test split of training"
     else:
         scope = "all tracks (not the training data)"
-    segments = segment_features(tracks, progress=not args.json, **data_meta["features"])
-    from .train import predict_logits
-
+    segments = segment_features(tracks, saved.settings, progress=not args.json)
     logits = predict_logits(model, [segments[k].X for k in model.kinds])
     first = segments[model.kinds[0]]
     result = evaluate(logits, first.label, first.track_id)
@@ -123,16 +124,17 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     import numpy as np
 
-    from . import GENRES, audio, train
-    from .segments import signal_features
+    from . import audio, checkpoint
+    from .features.segments import signal_features
     from .train import predict_logits
 
-    meta = _metadata(args.model_dir)
-    model = train.load(args.model_dir)
+    saved = checkpoint.load(args.model_dir)
+    model, labels = saved.model, saved.labels
     failed = 0
     for file in args.files:
         try:
-            feats = signal_features(audio.load(file), **meta["data"]["features"])
+            y = audio.load(file, sr=saved.settings.sample_rate)
+            feats = signal_features(y, saved.settings)
         except (audio.AudioError, FileNotFoundError) as err:
             print(f"{file}: error: {err}", file=sys.stderr)
             failed += 1
@@ -142,11 +144,11 @@ def _predict(args) -> int:
         probs /= probs.sum()
         top = np.argsort(probs)[::-1][: args.top]
         if args.json:
-            print(json.dumps(dict(file=str(file), top=[dict(genre=GENRES[i],
+            print(json.dumps(dict(file=str(file), top=[dict(genre=labels[i],
                                                             probability=float(probs[i]))
                                                        for i in top])))
         else:
-            print(f"{file}: " + ", ".join(f"{GENRES[i]} {probs[i]:.2f}" for i in top))
+            print(f"{file}: " + ", ".join(f"{labels[i]} {probs[i]:.2f}" for i in top))
     if failed:
         print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0
@@ -222,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained model on a GTZAN folder")
-    p.add_argument("model_dir", type=Path, metavar="DIR")
+    p.add_argument("model_dir", type=Path, metavar="MODEL",
+                   help="a checkpoint file, or a folder holding model.pt")
     p.add_argument("root", type=Path, metavar="ROOT")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_evaluate)
@@ -240,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_fetch)
 
     p = sub.add_parser("predict", help="top genres of audio files, any length/rate/channels")
-    p.add_argument("model_dir", type=Path, metavar="DIR")
+    p.add_argument("model_dir", type=Path, metavar="MODEL",
+                   help="a checkpoint file, or a folder holding model.pt")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--json", action="store_true", help="one JSON object per file")

@@ -1,8 +1,8 @@
-"""An experiment in three calls: prepare a split dataset, train a model by name, evaluate it.
+"""Orchestration: train a model by name on a dataset (cached), over seeds, best of several.
 
 ::
 
-    data = prepare(load_tracks(), split="track")
+    data = dataset.prepare(load_tracks(), split="track")
     run = train_model("cnn64", data)
     run.result["track_accuracy"]
 
@@ -14,116 +14,20 @@ Notebook: 04-spectrogram-cnns onwards.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
-from . import config, models
-from .data import splits
-from .evaluate import evaluate
-from .segments import Segments, segment_features
+from . import catalog, checkpoint, models, store
+from .dataset import Dataset, prepare, split_tracks
+from .evaluate import evaluate, seed_verdicts
 from .train import History, TrainConfig, fit, predict_logits, seed_everything
 
-
-@dataclass
-class Dataset:
-    """Tracks with a ``split`` column and the segment features of every track.
-
-    ``segment_split``, when set, assigns each *segment* to a side instead (the leaky random
-    split of chapter 8; the tracks' ``split`` column then reads ``"mixed"``).
-    """
-
-    tracks: pd.DataFrame
-    segments: dict[str, Segments]
-    feature_params: dict = field(default_factory=dict)
-    split_name: str = "track"
-    segment_split: np.ndarray | None = None
-
-    def side(self, name: str, kind: str) -> Segments:
-        """The segments of one kind (``"logmel"``/``"mfcc"``) on one side of the split."""
-        if self.segment_split is not None:
-            return self.segments[kind].subset(self.segment_split == name)
-        ids = self.tracks.track_id[self.tracks.split == name]
-        return self.segments[kind].for_tracks(ids)
-
-    def has_side(self, name: str) -> bool:
-        """Whether the split has a side called ``name`` (e.g. no "val" without validation)."""
-        sides = self.segment_split if self.segment_split is not None else self.tracks.split
-        return bool(np.any(np.asarray(sides) == name))
-
-    def arrays(self, name: str, kinds) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """``(inputs, labels, track_ids)`` of one side, one input array per kind."""
-        parts = [self.side(name, kind) for kind in kinds]
-        return [p.X for p in parts], parts[0].label, parts[0].track_id
-
-    def shapes(self, kinds) -> list[tuple[int, int]]:
-        """Input shape (rows, frames) of each kind."""
-        return [tuple(self.segments[k].X.shape[1:]) for k in kinds]
-
-
-def feature_params(profile: config.Profile | str | None = None) -> dict:
-    """The segment feature parameters of a profile (see ``config.Profile``)."""
-    if not isinstance(profile, config.Profile):
-        profile = config.get_profile(profile)
-    return dict(seconds=3.0, n_mels=profile.n_mels, n_mfcc=20, n_fft=2048,
-                hop_length=profile.hop_length)
-
-
-def split_tracks(tracks: pd.DataFrame, how: str = "track", *, seed: int = config.SEED,
-                 split_folder=None, **options) -> pd.DataFrame:
-    """Add a ``split`` column: ``how`` is ``"track"``, ``"artist"`` or ``"filtered"``;
-    ``options`` go to the split function (e.g. ``val=0.25, test=0.25`` for tracks)."""
-    if how == "track":
-        return splits.track_split(tracks, seed=seed, **options)
-    if how == "artist":
-        return splits.artist_split(tracks, seed=seed, **options)
-    if how == "filtered":
-        if split_folder is None:
-            from .data import fetch
-
-            split_folder = fetch.split_lists_folder()
-        return splits.filtered_split(tracks, folder=split_folder)
-    raise ValueError(f"unknown split {how!r}: choose track, artist, filtered or segment")
-
-
-def prepare(tracks: pd.DataFrame, *, split: str = "track", seed: int = config.SEED,
-            profile: str | None = None, split_folder=None, progress: bool = True,
-            **split_options) -> Dataset:
-    """Split the tracks and compute (or load from the cache) their segment features.
-
-    Args:
-        split: ``"track"`` (stratified by genre), ``"artist"`` (no artist on two sides),
-            ``"filtered"`` (Kereliuk et al.'s fault-filtered GTZAN split) or ``"segment"``:
-            3-second segments assigned at random, ignoring their tracks. The last one leaks
-            (segments of one recording on both sides) and exists to measure that leak.
-        split_options: e.g. ``val=0.25, test=0.25`` for the track and segment splits.
-    """
-    params = feature_params(profile)
-    if split == "segment":
-        segments = segment_features(tracks, progress=progress, **params)
-        labels = segments["logmel"].label
-        val = split_options.get("val", 0.2)
-        test = split_options.get("test", 0.2)
-        index = np.arange(len(labels))
-        rest, test_idx = train_test_split(index, test_size=test, stratify=labels,
-                                          random_state=seed)
-        side = np.full(len(labels), "train", dtype=object)
-        side[test_idx] = "test"
-        if val:
-            _, val_idx = train_test_split(rest, test_size=val / (1 - test),
-                                          stratify=labels[rest], random_state=seed)
-            side[val_idx] = "val"
-        split_table = tracks.assign(split="mixed")
-        return Dataset(split_table, segments, params, split, side.astype(str))
-    split_table = split_tracks(tracks, split, seed=seed, split_folder=split_folder,
-                               **split_options)
-    segments = segment_features(split_table, progress=progress, **params)
-    return Dataset(split_table, segments, params, split)
+__all__ = ["Distillation", "Run", "best_of", "comparison_table", "over_seeds", "prepare",
+           "seed_summary", "split_tracks", "train_model", "weights_hash"]
 
 
 @dataclass
@@ -140,6 +44,31 @@ class Run:
     track_ids: np.ndarray
 
 
+@dataclass(frozen=True)
+class Distillation:
+    """Train a student on a teacher's softened logits as well as the labels (Hinton et al.
+    2015; see ``train.distillation_loss``).
+
+    Attributes:
+        teacher: a trained model, or a :class:`Run`.
+        temperature: softens both logit vectors (> 1 shows more of the teacher's "dark
+            knowledge").
+        alpha: weight of the teacher's term against the true labels'.
+    """
+
+    teacher: object
+    temperature: float = 4.0
+    alpha: float = 0.5
+
+    @property
+    def model(self):
+        return getattr(self.teacher, "model", self.teacher)
+
+    def key(self) -> dict:
+        return dict(teacher=weights_hash(self.model), temperature=self.temperature,
+                    alpha=self.alpha)
+
+
 def weights_hash(model) -> str:
     """A hash of a model's weights and buffers (a teacher's identity in cache keys)."""
     digest = hashlib.sha256()
@@ -150,86 +79,134 @@ def weights_hash(model) -> str:
 
 
 def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag,
-             distillation=None) -> str:
+             distill: Distillation | None) -> dict:
     import torch
-
-    from . import __version__
-    from .cache import fingerprint
 
     assignment = sorted(zip(data.tracks.track_id, data.tracks.split, strict=True))
     if data.segment_split is not None:
         assignment = hashlib.sha256("".join(data.segment_split).encode()).hexdigest()
-    key = dict(name=name, options=options, config={**asdict(cfg), "device": None},
-               tracks=fingerprint(data.tracks), split=assignment, features=data.feature_params,
-               tag=tag, distillation=distillation, torch=torch.__version__,
-               genre_lab=__version__)
-    text = json.dumps(key, sort_keys=True, default=str)
-    return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    return dict(name=name, options=options, config={**asdict(cfg), "device": None},
+                tracks=store.fingerprint(data.tracks), split=assignment,
+                features=data.settings.as_dict(), augmentations=data.augmentations, tag=tag,
+                distillation=distill.key() if distill else None, torch=torch.__version__)
 
 
-def train_model(name: str, data: Dataset, config_: TrainConfig | None = None, *,
-                batch_transform=None, teacher=None, temperature: float = 4.0,
-                alpha: float = 0.5, cache: bool = True, cache_tag: str | None = None,
-                progress: bool = True, **options) -> Run:
+def train_model(name: str, data: Dataset, train_config: TrainConfig | None = None, *,
+                distill: Distillation | None = None, batch_transform=None,
+                cache: bool = True, cache_tag: str | None = None, progress: bool = True,
+                **options) -> Run:
     """Build the model ``name`` (``options`` go to its constructor), fit it on the train side
     (validation side for early stopping and best-epoch restore), evaluate it on the test side.
 
-    Training is deterministic, so a trained model is cached (``GENRE_LAB_CACHE``/models,
-    keyed by the model, its options, the config, the data and the split): a later chapter
-    asking for the same run loads it in milliseconds instead of training it again. A
-    ``batch_transform`` is part of the key through its ``key`` attribute (genre_lab's
-    augmentations have one) or an explicit ``cache_tag``; without either, no caching.
+    Training is deterministic, so a trained model is kept in the store (a checkpoint keyed by
+    the model, its options, the config, the data, the split and the feature settings): a
+    later chapter asking for the same run loads it in milliseconds instead of training it
+    again. A ``batch_transform`` is part of the key through its ``key`` attribute
+    (genre_lab's augmentations have one) or an explicit ``cache_tag``; without either, no
+    caching.
 
     Args:
-        teacher: a trained model or :class:`Run` to distil from (Hinton et al. 2015): the
-            student learns from its logits softened by ``temperature``, weighted by
-            ``alpha`` against the true labels (see ``train.distillation_loss``).
+        train_config: default: the dataset profile's epochs, otherwise ``TrainConfig()``.
+        distill: learn from a teacher as well (:class:`Distillation`).
     """
-    from filelock import FileLock
-
-    from . import train as training
-    from .config import cache_dir
-
-    cfg = config_ or TrainConfig(epochs=config.get_profile().epochs)
-    kinds = models.input_kinds(name)
+    cfg = train_config or TrainConfig(epochs=data.profile.epochs)
+    kinds = catalog.input_kinds(name)
     test_x, test_y, test_ids = data.arrays("test", kinds)
-    teacher_model = getattr(teacher, "model", teacher)
-    distillation = None
-    if teacher_model is not None:
-        distillation = dict(teacher=weights_hash(teacher_model), temperature=temperature,
-                            alpha=alpha)
     cache_tag = cache_tag or getattr(batch_transform, "key", None)
-    folder = None
+    path = None
     if cache and (batch_transform is None or cache_tag):
-        folder = cache_dir() / "models" / _run_key(name, data, cfg, options, cache_tag,
-                                                   distillation)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock") if folder else nullcontext():
-        if folder and (folder / "metrics.json").is_file():
-            model = training.load(folder)
-            history = History(**json.loads((folder / "metrics.json").read_text())["history"])
-        else:
-            seed_everything(cfg.seed)  # the initial weights depend on the seed only
-            model = models.build(name, data.shapes(kinds), **options)
-            train_x, train_y, _ = data.arrays("train", kinds)
-            val_x, val_y = (None, None)
-            if data.has_side("val"):
-                val_x, val_y, _ = data.arrays("val", kinds)
-            soft = None if teacher_model is None else predict_logits(teacher_model, train_x)
-            history = fit(model, train_x, train_y, val_x, val_y, cfg,
-                          batch_transform=batch_transform, teacher_logits=soft,
-                          temperature=temperature, alpha=alpha, progress=progress)
-            if folder:
-                training.save(model, folder, history=history, config=cfg,
-                              extra=dict(distillation=distillation))
+        path = store.model_path(name, _run_key(name, data, cfg, options, cache_tag, distill))
+
+    def train() -> tuple[models.Classifier, History]:
+        seed_everything(cfg.seed)  # the initial weights depend on the seed only
+        model = models.build(name, data.shapes(kinds), **options)
+        train_x, train_y, val_x, val_y = data.fit_arrays(kinds)
+        soft = None if distill is None else predict_logits(distill.model, train_x)
+        history = fit(model, train_x, train_y, val_x, val_y, cfg,
+                      batch_transform=batch_transform, teacher_logits=soft,
+                      temperature=distill.temperature if distill else 4.0,
+                      alpha=distill.alpha if distill else 0.5, progress=progress)
+        return model, history
+
+    if path is None:
+        model, history = train()
+    else:
+        with store.locked(path):
+            saved = None
+            if path.is_file():
+                try:
+                    saved = checkpoint.load(path)
+                except (checkpoint.CheckpointError, OSError) as err:
+                    import warnings
+
+                    warnings.warn(f"{err}; training again", stacklevel=2)
+            if saved is not None:
+                model, history = saved.model, History(**saved.history)
+            else:
+                model, history = train()
+                checkpoint.save(model, path, settings=data.settings, history=history,
+                                train_config=cfg, info=dict(
+                                    distillation=distill.key() if distill else None))
     logits = predict_logits(model, test_x)
     result = evaluate(logits, test_y, test_ids)
-    label = name if teacher_model is None else f"{name} (distilled)"
+    label = name if distill is None else f"{name} (distilled)"
     return Run(label, model, history, cfg, result, logits, test_y, test_ids)
 
 
-def best_of(names, data: Dataset, config_: TrainConfig | None = None, **kwargs) -> Run:
-    """Train (or load from the cache) each model and return the best by validation
+def over_seeds(name: str, data, train_config: TrainConfig | None = None, *,
+               seeds=None, **kwargs) -> list[Run]:
+    """:func:`train_model` once per training seed (``TrainConfig.seed``).
+
+    Args:
+        data: a :class:`Dataset`, or a function ``seed -> Dataset`` for a new split per seed.
+        seeds: default ``range(profile.seeds)``.
+        kwargs: go to :func:`train_model` (options, ``batch_transform``, ``progress`` ...).
+    """
+    make = data if callable(data) else (lambda seed: data)
+    if seeds is None or train_config is None:
+        profile = make(0).profile
+        seeds = range(profile.seeds) if seeds is None else seeds
+        train_config = train_config or TrainConfig(epochs=profile.epochs)
+    return [train_model(name, make(seed), dataclasses.replace(train_config, seed=seed),
+                        **kwargs) for seed in seeds]
+
+
+def seed_summary(runs: dict[str, list[Run]], reference: str | None = None) -> pd.DataFrame:
+    """One row per condition of ``{condition: over_seeds(...)}``: the number of seeds and the
+    mean and standard deviation of test segment and track accuracy; with ``reference``, a
+    ``verdict`` column (``evaluate.seed_verdicts``: better/worse only beyond the spreads).
+    """
+    rows = [dict(condition=condition, seed=run.config.seed,
+                 segment=run.result["segment_accuracy"], track=run.result["track_accuracy"])
+            for condition, condition_runs in runs.items() for run in condition_runs]
+    table = pd.DataFrame(rows).groupby("condition", sort=False).agg(
+        seeds=("seed", "nunique"), mean=("segment", "mean"), std=("segment", "std"),
+        track_mean=("track", "mean"), track_std=("track", "std"))
+    table.index.name = None
+    if reference is not None:
+        table["verdict"] = seed_verdicts(table["mean"], table["std"], reference)
+    return table
+
+
+def comparison_table(runs: dict[str, Run]) -> pd.DataFrame:
+    """One row per run: model, input kinds, parameters, training seconds, last training
+    accuracy, best validation accuracy (the epoch kept) and test accuracy per segment and
+    per track (mean of logits, majority vote)."""
+    rows = [{"model": run.name, "input": " + ".join(run.model.kinds),
+             "parameters": models.count_parameters(run.model),
+             "seconds": run.history.seconds,
+             "train acc (last)": run.history.train_accuracy[-1],
+             "val acc (best)": max(run.history.val_accuracy, default=np.nan),
+             "test segment acc": run.result["segment_accuracy"],
+             "test track acc": run.result["track_accuracy"],
+             "test track acc (vote)": run.result["track_accuracy_vote"]}
+            for run in runs.values()]
+    return pd.DataFrame.from_records(rows, index=list(runs))
+
+
+def best_of(names, data: Dataset, train_config: TrainConfig | None = None,
+            **kwargs) -> Run:
+    """Train (or load from the store) each model and return the best by validation
     accuracy: model selection never looks at the test side."""
-    runs = [train_model(name, data, config_, **kwargs) for name in names]
+    runs = [train_model(name, data, train_config, **kwargs) for name in names]
     return max(runs, key=lambda run: max(run.history.val_accuracy))

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import GENRES
-from .config import SAMPLE_RATE
+from .config import FEATURES, SAMPLE_RATE
 
 
 def _ax(ax, figsize=(8, 2.5)):
@@ -60,7 +60,7 @@ def waveforms_by_genre(clips: dict, *, sr: int = SAMPLE_RATE, axes=None, seconds
     return axes
 
 
-def frame_feature(values, *, sr: int = SAMPLE_RATE, hop_length: int = 512, ax=None,
+def frame_feature(values, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_length, ax=None,
                   label: str | None = None, **kwargs):
     """A frame-wise feature (ZCR, RMS, ...) against time in seconds.
 
@@ -91,7 +91,7 @@ def genre_distribution(table, column: str, *, ax=None, order=GENRES, ylabel: str
     return ax
 
 
-def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = 512, y_axis: str = "linear",
+def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_length, y_axis: str = "linear",
                 ax=None, title: str | None = None, colorbar: bool = True, **kwargs):
     """A spectrogram in dB (``librosa.display.specshow``); ``y_axis`` "linear", "log", "mel",
     "chroma" or None (rows as numbers, e.g. MFCCs).
@@ -109,7 +109,7 @@ def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = 512, y_axis: s
     return ax
 
 
-def spectrograms_by_genre(images: dict, *, sr: int = SAMPLE_RATE, hop_length: int = 512,
+def spectrograms_by_genre(images: dict, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_length,
                           y_axis: str = "mel", axes=None, **kwargs):
     """One spectrogram per genre side by side, on a shared colour scale.
 

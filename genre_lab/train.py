@@ -13,11 +13,9 @@ Notebook: 04-spectrogram-cnns onwards.
 from __future__ import annotations
 
 import copy
-import json
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -204,7 +202,7 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
                 xs = batch_transform(xs, generator)
             target = y
             if config.mixup_alpha > 0:
-                from .augment import mixup
+                from .augment.batch import mixup
 
                 xs, target = mixup(xs, y, model.n_classes, alpha=config.mixup_alpha,
                                    generator=generator)
@@ -243,43 +241,3 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
     model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
     return history
-
-
-def save(model: models.Classifier, folder, *, history: History | None = None,
-         config: TrainConfig | None = None, extra: dict | None = None) -> Path:
-    """Write ``model.pt`` (weights and spec) and ``metrics.json`` (config, versions, history)
-    into ``folder``; returns the folder."""
-    import librosa
-    import sklearn
-
-    from . import __version__
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "model.pt.tmp"
-    torch.save({"spec": model.spec(), "state_dict": model.state_dict()}, tmp)
-    tmp.replace(folder / "model.pt")
-    record = dict(model=model.spec(), config=asdict(config) if config else None,
-                  history=history.as_dict() if history else None,
-                  parameters=models.count_parameters(model),
-                  versions=dict(genre_lab=__version__, torch=torch.__version__,
-                                librosa=librosa.__version__, sklearn=sklearn.__version__,
-                                numpy=np.__version__),
-                  **(extra or {}))
-    tmp = folder / "metrics.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(folder / "metrics.json")
-    return folder
-
-
-def load(folder, *, device=None) -> models.Classifier:
-    """Rebuild a model saved by :func:`save` (weights on ``device``, default CPU)."""
-    path = Path(folder) / "model.pt" if Path(folder).is_dir() else Path(folder)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no saved model (train one with `genre-lab train`)")
-    checkpoint = torch.load(path, map_location=device or "cpu", weights_only=True)
-    spec = checkpoint["spec"]
-    model = models.build(spec["name"], spec["input_shapes"], spec["n_classes"],
-                         **spec["options"])
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()

@@ -3,13 +3,14 @@
 librosa's ``@guvectorize(cache=True)`` kernels (peak picking, beat tracking, zero crossings,
 tuning, overlap-add, ...) are compiled on first use and written to numba's cache. When
 several processes compile the same kernel at once (pytest-xdist workers, joblib workers of
-:func:`genre_lab.feature_table.feature_table`), numba can pair cache files written by
+:func:`genre_lab.features.table.feature_table`), numba can pair cache files written by
 different processes and the next process to load them dies of a segmentation fault
 (numba issue #10128, librosa issue #1998). Compiling every kernel the course uses here, in
 one process, first, fills the cache so that the parallel processes only read it.
 
-Run ``python -m genre_lab.warmup`` (``make setup`` does); the root ``conftest.py`` calls
-:func:`compile_librosa_kernels` before pytest starts its workers. With a warm cache
+Run ``python -m genre_lab.warmup`` by hand if you like; the root ``conftest.py`` calls
+:func:`compile_librosa_kernels` before pytest starts its workers, and the feature table
+before its worker processes. With a warm cache
 (``NUMBA_CACHE_DIR``) it takes a second or two; on a fresh machine about 20 s.
 """
 
@@ -36,12 +37,16 @@ def compile_librosa_kernels() -> float:
     """
     import librosa
 
-    from . import feature_table
-
     start = time.perf_counter()
     for dtype in (np.float32, np.float64):
         y = _tone(4.0, dtype)
-        feature_table.clip_features(y, sr=SAMPLE_RATE)  # chroma (tuning), tempo, zcr, ...
+        S = np.abs(librosa.stft(y=y, pad_mode="reflect"))
+        librosa.feature.chroma_stft(S=S**2, sr=SAMPLE_RATE)  # as the feature table calls them
+        librosa.feature.rms(y=y, pad_mode="reflect")
+        librosa.feature.spectral_centroid(S=S, sr=SAMPLE_RATE)
+        librosa.feature.spectral_bandwidth(S=S, sr=SAMPLE_RATE)
+        librosa.feature.spectral_rolloff(S=S, sr=SAMPLE_RATE)
+        librosa.onset.onset_strength(y=y, sr=SAMPLE_RATE, aggregate=np.median)
         librosa.feature.zero_crossing_rate(y=y)
         librosa.zero_crossings(y)
         librosa.beat.beat_track(y=y, sr=SAMPLE_RATE)

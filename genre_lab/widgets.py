@@ -12,7 +12,8 @@ own), so two widget messages can run at once, and each ends with matplotlib-inli
 message's flush showed another's half-drawn figure in JupyterLab's log console while that
 message's own display came out blank.
 
-Notebook: 01-waveforms (ZCR explorer), 02-spectrograms (spectrogram explorer).
+Notebook: 01-waveforms (ZCR explorer), 02-spectrograms (spectrogram explorer),
+06-augmentation (augmentation explorer).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from IPython.core.pylabtools import print_figure
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from . import GENRES, audio, features, plots
-from .config import SAMPLE_RATE
+from . import GENRES, audio, config, features, plots
+from .config import SAMPLE_RATE, FeatureSettings
 
 
 def _png(figure: Figure) -> str:
@@ -153,5 +154,71 @@ def spectrogram_explorer(signals: dict, *, sr: int = SAMPLE_RATE) -> Explorer:
         n_mels=widgets.Dropdown(options=[16, 32, 64, 128], value=128, description="n_mels"),
         window=widgets.Dropdown(options=["hann", "hamming", "blackman", "boxcar"],
                                 value="hann", description="window"),
+    )
+    return Explorer(draw, controls)
+
+
+def augmentation_explorer(y, settings: FeatureSettings | None = None, *,
+                          audio_player: bool = True) -> Explorer:
+    """Pick an augmentation and its strength; see the log-mel spectrogram of a clip before
+    and after, and hear the result.
+
+    Notebook: 06-augmentation.
+
+    The strength slider runs from 0 (off) to 1 (the strongest setting, see ``STRENGTHS``:
+    40 dB to 0 dB SNR, 0 to +6 semitones, rate 1 to 2, 0 to -24 dB, 0 to 1.5 s, masks
+    of 0 to half the rows and frames).
+
+    Args:
+        y: a mono signal (its first segment is used).
+        settings: the features shown (a Dataset's ``settings``; default: the profile's).
+        audio_player: also display an ``IPython.display.Audio`` player of the result.
+
+    Returns:
+        A ``widgets.Explorer``; its callback returns the figure, the augmented signal and
+        spectrogram, and the text describing the setting.
+    """
+    import numpy as np
+    import torch
+
+    from .augment import STRENGTHS, SpecAugment, at_strength
+    from .features.segments import signal_features
+
+    settings = settings or config.get_profile().features
+    sr, hop_length = settings.sample_rate, settings.hop_length
+    clip = audio.fix_length(np.asarray(y, dtype=np.float32), settings.segment_samples)
+    before = signal_features(clip, settings)["logmel"][0]
+
+    def draw(augmentation, strength, seed):
+        transform, text = at_strength(augmentation, strength, before.shape)
+        if isinstance(transform, SpecAugment):  # acts on the spectrogram itself
+            z = clip
+            generator = torch.Generator().manual_seed(seed)
+            after = transform([torch.from_numpy(before[None])], generator)[0][0].numpy()
+        else:
+            z = transform(clip, np.random.default_rng(seed))
+            after = signal_features(z, settings)["logmel"][0]
+        fig = Figure(figsize=(11, 3), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
+        vmin, vmax = float(min(before.min(), after.min())), float(max(before.max(), after.max()))
+        plots.spectrogram(before, sr=sr, hop_length=hop_length, y_axis="mel", ax=axes[0],
+                          title="original", colorbar=False, vmin=vmin, vmax=vmax)
+        plots.spectrogram(after, sr=sr, hop_length=hop_length, y_axis="mel", ax=axes[1],
+                          title=f"{augmentation}: {text}", vmin=vmin, vmax=vmax)
+        axes[1].set(ylabel=None)
+        player = None
+        if audio_player:
+            from IPython.display import Audio, display
+
+            player = Audio(data=np.clip(z, -1, 1), rate=sr, normalize=False)  # level audible
+            display(player)
+        return dict(figure=fig, signal=z, logmel=after, setting=text, audio=player)
+
+    controls = dict(
+        augmentation=widgets.Dropdown(options=list(STRENGTHS), value="pitch shift",
+                                         description="augment"),
+        strength=widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05,
+                                        description="strength"),
+        seed=widgets.IntSlider(value=0, min=0, max=9, description="seed"),
     )
     return Explorer(draw, controls)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 
@@ -11,9 +12,11 @@ import pandas as pd
 import pytest
 
 from conftest import shared, write_tone
-from genre_lab import GENRES, audio, cache, segments
+from genre_lab import GENRES, audio, cache
+from genre_lab.config import FEATURES as F
+from genre_lab.features import segments
 from genre_lab.data.gtzan import track_table
-from genre_lab.segments import Segments, segment_features
+from genre_lab.features.segments import Segments, segment_features
 
 SR = 22050
 SEG = 3 * SR
@@ -49,7 +52,7 @@ def librosa_segment(y: np.ndarray, n_mfcc: int = 20):
 
 # ---------------------------------------------------------------------------- segments
 def test_shapes_ids_labels_and_order(tracks):
-    feats = segment_features(tracks, progress=False)
+    feats = segment_features(tracks, F, progress=False)
     assert set(feats) == {"logmel", "mfcc"}
     logmel, mfcc = feats["logmel"], feats["mfcc"]
     assert logmel.X.shape == (7, 128, 130) and mfcc.X.shape == (7, 20, 130)
@@ -62,13 +65,13 @@ def test_shapes_ids_labels_and_order(tracks):
     assert logmel.tracks.tolist() == tracks.track_id.tolist()
     # the output is preallocated from a duration column: a wrong estimate changes nothing
     for duration in (30.0, 1.0):
-        other = segment_features(tracks.assign(duration=duration), progress=False, cache=False)
+        other = segment_features(tracks.assign(duration=duration), F, progress=False, cache=False)
         np.testing.assert_array_equal(other["logmel"].X, logmel.X)
         np.testing.assert_array_equal(other["mfcc"].X, mfcc.X)
 
 
 def test_segment_k_equals_librosa_on_that_slice(tracks):
-    feats = segment_features(tracks, progress=False, cache=False)
+    feats = segment_features(tracks, F, progress=False, cache=False)
     for row in tracks.itertuples():
         y = audio.load(row.path)
         n = max(1, round(len(y) / SEG))
@@ -84,7 +87,7 @@ def test_segment_k_equals_librosa_on_that_slice(tracks):
 
 def test_real_clips_give_ten_segments_each():
     tracks = track_table(shared("gtzan-sample")).iloc[[0, 17, 33]].reset_index(drop=True)
-    feats = segment_features(tracks, progress=False)
+    feats = segment_features(tracks, F, progress=False)
     assert feats["logmel"].X.shape == (30, 128, 130)
     assert feats["mfcc"].X.shape == (30, 20, 130)
     assert (feats["logmel"].label == np.repeat(tracks.label.to_numpy(), 10)).all()
@@ -98,48 +101,48 @@ def test_real_clips_give_ten_segments_each():
 
 def test_make_gtzan_folder(make_gtzan):
     tracks = track_table(make_gtzan(clips=1))
-    feats = segment_features(tracks, progress=False, n_mfcc=13)
+    feats = segment_features(tracks, dataclasses.replace(F, n_mfcc=13), progress=False)
     assert feats["mfcc"].X.shape == (10, 13, 130)  # ten 4-s clips, one segment each
     assert feats["logmel"].track_id.tolist() == tracks.track_id.tolist()
     assert feats["logmel"].label.tolist() == list(range(10))
 
 
 def test_cache_hit_loads_same_arrays_without_computing(tracks, monkeypatch, tmp_cache):
-    first = segment_features(tracks, progress=False)
+    first = segment_features(tracks, F, progress=False)
     assert len(list((tmp_cache / "features").glob("segments-*.npz"))) == 1
 
     def no_compute(*args, **kwargs):
         raise AssertionError("recomputed on a cache hit")
 
-    monkeypatch.setattr(segments, "_compute", no_compute)
-    again = segment_features(tracks, progress=False)
+    monkeypatch.setattr(segments, "compute_segments", no_compute)
+    again = segment_features(tracks, F, progress=False)
     for kind in ("logmel", "mfcc"):
         np.testing.assert_array_equal(again[kind].X, first[kind].X)
         np.testing.assert_array_equal(again[kind].track_id, first[kind].track_id)
         np.testing.assert_array_equal(again[kind].label, first[kind].label)
     # the same tracks listed in another order: still a hit, segments in the new order
     shuffled = tracks.iloc[[2, 0, 3, 1]]
-    third = segment_features(shuffled, progress=False)["logmel"]
+    third = segment_features(shuffled, F, progress=False)["logmel"]
     expected = first["logmel"].for_tracks(shuffled.track_id)
     np.testing.assert_array_equal(third.X, expected.X)
     assert third.track_id.tolist() == expected.track_id.tolist()
     assert third.label.tolist() == expected.label.tolist()
     # another parameter, or a changed file: a miss
     with pytest.raises(AssertionError, match="recomputed"):
-        segment_features(tracks, progress=False, n_mels=64)
+        segment_features(tracks, dataclasses.replace(F, n_mels=64), progress=False)
     st = os.stat(tracks.path[0])
     os.utime(tracks.path[0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     with pytest.raises(AssertionError, match="recomputed"):
-        segment_features(tracks, progress=False)
+        segment_features(tracks, F, progress=False)
 
 
 def test_cache_false_neither_reads_nor_writes(tracks, tmp_cache):
-    segment_features(tracks, progress=False, cache=False)
-    assert not list(tmp_cache.glob("features/*.npz"))
+    segment_features(tracks, F, progress=False, cache=False)
+    assert not list(tmp_cache.glob("arrays/*.npz"))
 
 
 def test_segments_subset_and_for_tracks(tracks):
-    seg = segment_features(tracks, progress=False)["mfcc"]
+    seg = segment_features(tracks, F, progress=False)["mfcc"]
     picked = seg.for_tracks(["blues.00003", "rock.00000"])
     assert picked.track_id.tolist() == ["blues.00003", "rock.00000", "rock.00000"]
     np.testing.assert_array_equal(picked.X[1:], seg.X[:2])  # time order kept
@@ -165,11 +168,11 @@ def test_bad_file_error_names_the_file(tracks, tmp_cache):
         f.write(b"RIFF\x10\x00\x00\x00WAVEfmt garbage" + bytes(100))
     bad.loc[1, "path"] = path
     with pytest.raises(audio.AudioError, match="blues.00001-bad.wav"):
-        segment_features(bad, progress=False)
-    assert not list(tmp_cache.glob("features/*.npz")) and not list(tmp_cache.glob("**/*.tmp"))
+        segment_features(bad, F, progress=False)
+    assert not list(tmp_cache.glob("arrays/*.npz")) and not list(tmp_cache.glob("**/*.tmp"))
     bad.loc[1, "path"] = path + ".missing"
     with pytest.raises(FileNotFoundError, match="missing"):
-        segment_features(bad, progress=False)
+        segment_features(bad, F, progress=False)
 
 
 def test_unexpected_error_while_cutting_names_the_file(tracks, monkeypatch):
@@ -178,7 +181,7 @@ def test_unexpected_error_while_cutting_names_the_file(tracks, monkeypatch):
 
     monkeypatch.setattr(audio, "segment", broken)
     with pytest.raises(audio.AudioError, match=r"rock\.00000\.wav.*IndexError"):
-        segment_features(tracks, progress=False, cache=False)
+        segment_features(tracks, F, progress=False, cache=False)
 
 
 # ---------------------------------------------------------------------------- cache
@@ -311,5 +314,5 @@ def test_worker_threads_leave_torch_settings_alone(tracks):
     import torch
 
     before = torch.get_num_threads()
-    segment_features(tracks, progress=False, cache=False)
+    segment_features(tracks, F, progress=False, cache=False)
     assert torch.get_num_threads() == before

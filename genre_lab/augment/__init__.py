@@ -19,7 +19,7 @@ Notebook: 06-augmentation.
 """
 from .batch import SpecAugment, mixup
 from .copies import augmented_dataset, augmented_segments, fewer_training_tracks
-from .explorer import STRENGTHS, augmentation_explorer
+from .strengths import STRENGTHS, at_strength
 from .waveform import (
                        Compose,
                        Gain,
@@ -34,5 +34,5 @@ from .waveform import (
 
 __all__ = ["STRENGTHS", "Compose", "Gain", "GaussianNoise", "Identity", "PitchShift",
            "RandomCrop", "SpecAugment", "TimeShift", "TimeStretch", "Transform",
-           "augmentation_explorer", "augmented_dataset", "augmented_segments",
+           "at_strength", "augmented_dataset", "augmented_segments",
            "fewer_training_tracks", "mixup"]

@@ -5,22 +5,18 @@ Notebook: 06-augmentation.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import GENRES, audio
-from ..config import SAMPLE_RATE
-from ..segments import KINDS, Segments
+from .. import config
+from ..config import FeatureSettings
+from ..dataset import Dataset
+from ..features.segments import KINDS, Segments, compute_segments, labels_of
 from .waveform import Transform
 
 #: Bumped when the cached layout or the computation of augmented segments changes.
-_FORMAT = 1
-#: The feature parameters of ``segments.signal_features`` (a Dataset's feature_params may
-#: hold more, e.g. the augmentations applied).
-_FEATURE_KEYS = ("seconds", "n_mels", "n_mfcc", "n_fft", "hop_length")
+_FORMAT = 2
 
 
 def _track_rng(seed: int, track_id: str, copy: int) -> np.random.Generator:
@@ -30,60 +26,8 @@ def _track_rng(seed: int, track_id: str, copy: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(copy), *map(int, words)])
 
 
-def _labels(tracks) -> np.ndarray:
-    if "label" in tracks:
-        return tracks["label"].to_numpy(dtype=np.int64)
-    return np.asarray([GENRES.index(g) for g in tracks["genre"]], dtype=np.int64)
-
-
-def _augment_track(path, track_id, transform, copies, seed, params):
-    from ..segments import signal_features
-
-    y = audio.load(path, sr=SAMPLE_RATE)
-    out = []
-    for copy in range(copies):
-        out.append(signal_features(transform(y, _track_rng(seed, track_id, copy)), **params))
-    return out
-
-
-def _compute(tracks, transform, copies, seed, params, progress):
-    import torch
-    from tqdm.auto import tqdm
-
-    ids = np.asarray(tracks["track_id"]).astype(str)
-    paths = list(tracks["path"])
-
-    def init():
-        torch.set_num_threads(1)  # this worker thread only (see segments._compute)
-
-    arrays = {kind: [] for kind in KINDS}
-    seg_ids, copy_index = [], []
-    with tqdm(total=len(ids), unit="clip", desc=f"augment {type(transform).__name__}",
-              disable=not progress) as bar, \
-            ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()),
-                               initializer=init) as pool:
-        futures = [pool.submit(_augment_track, p, t, transform, copies, seed, params)
-                   for p, t in zip(paths, ids, strict=True)]
-        try:
-            for track_id, future in zip(ids, futures, strict=True):
-                for copy, feats in enumerate(future.result()):
-                    for kind in KINDS:
-                        arrays[kind].append(feats[kind])
-                    n = len(feats[KINDS[0]])
-                    seg_ids += [track_id] * n
-                    copy_index += [copy] * n
-                bar.update()
-        finally:
-            for future in futures:  # after an error or Ctrl-C, start no more
-                future.cancel()
-    out = {kind: np.concatenate(v).astype(np.float32) for kind, v in arrays.items()}
-    return dict(out, track_id=np.asarray(seg_ids, dtype=str),
-                copy=np.asarray(copy_index, dtype=np.int64))
-
-
-def augmented_segments(tracks, transform: Transform, *, copies: int = 1, seed: int = 0,
-                       seconds: float = 3.0, n_mels: int = 128, n_mfcc: int = 20,
-                       n_fft: int = 2048, hop_length: int = 512, progress: bool = True,
+def augmented_segments(tracks, transform: Transform, settings: FeatureSettings | None = None,
+                       *, copies: int = 1, seed: int = 0, progress: bool = True,
                        cache: bool = True) -> dict[str, Segments]:
     """Segment features of ``copies`` augmented versions of every track, computed once and
     cached.
@@ -91,21 +35,20 @@ def augmented_segments(tracks, transform: Transform, *, copies: int = 1, seed: i
     Notebook: 06-augmentation.
 
     Each clip is loaded, augmented whole (``transform(y, rng)``, one generator per seed,
-    track and copy), then cut and featurised exactly as :func:`genre_lab.segments.
-    segment_features` does. Every segment keeps its track's id, so augmented copies of a
-    training track stay on the training side of any split. The result is cached
-    (``GENRE_LAB_CACHE``/features, written atomically) under a key made of the transform's
-    ``key``, ``copies``, ``seed``, the tracks' fingerprint and the feature parameters.
+    track and copy), then cut and featurised exactly as
+    :func:`genre_lab.features.segments.segment_features` does. Every segment keeps its
+    track's id, so augmented copies of a training track stay on the training side of any
+    split. The result is kept in :mod:`genre_lab.store` under a key made of the transform's
+    ``key``, ``copies``, ``seed``, the tracks' fingerprint and the feature settings.
 
     Args:
         tracks: a track table (usually the training tracks only).
         transform: a :class:`Transform` (e.g. ``PitchShift(steps=(-2, 2))``).
         copies: augmented versions per track.
         seed: seed of the random choices.
-        seconds, n_mels, n_mfcc, n_fft, hop_length: the feature parameters (a Dataset's
-            ``feature_params``).
+        settings: the features (a Dataset's ``settings``; default: the profile's).
         progress: show a progress bar while computing.
-        cache: load from / save to the on-disk cache.
+        cache: load from / save to the store.
 
     Returns:
         ``{"logmel": Segments, "mfcc": Segments}``: tracks in table order, for each its
@@ -118,27 +61,30 @@ def augmented_segments(tracks, transform: Transform, *, copies: int = 1, seed: i
     key_text = getattr(transform, "key", None)
     if not isinstance(key_text, str):
         raise TypeError(f"{transform!r} has no `key`: use a genre_lab.augment.Transform")
-    params = dict(seconds=float(seconds), n_mels=int(n_mels), n_mfcc=int(n_mfcc),
-                  n_fft=int(n_fft), hop_length=int(hop_length))
+    settings = settings or config.get_profile().features
+
+    def versions(y, track_id):
+        return [transform(y, _track_rng(seed, track_id, copy)) for copy in range(copies)]
 
     def compute():
-        return _compute(tracks, transform, copies, seed, params, progress)
+        return compute_segments(tracks, settings, versions=versions, progress=progress,
+                                desc=f"augment {type(transform).__name__}")
 
     if cache:
         import librosa
         import torch
 
-        from ..cache import cached_arrays, fingerprint
+        from .. import store
 
         key = dict(transform=key_text, copies=int(copies), seed=int(seed),
-                   tracks=fingerprint(tracks), features=params, sr=SAMPLE_RATE,
+                   tracks=store.fingerprint(tracks), features=settings.as_dict(),
                    librosa=librosa.__version__, torch=torch.__version__, format=_FORMAT)
-        arrays = cached_arrays("augmented", key, compute)
+        arrays = store.cached_arrays("augmented", key, compute)
     else:
         arrays = compute()
 
     ids = np.asarray(tracks["track_id"]).astype(str)
-    label_of = dict(zip(ids, _labels(tracks), strict=True))
+    label_of = dict(zip(ids, labels_of(tracks), strict=True))
     labels = np.asarray([label_of[t] for t in arrays["track_id"]], dtype=np.int64)
     result = {kind: Segments(X=arrays[kind], track_id=arrays["track_id"], label=labels,
                              kind=kind) for kind in KINDS}
@@ -146,14 +92,14 @@ def augmented_segments(tracks, transform: Transform, *, copies: int = 1, seed: i
     return {kind: s.for_tracks(ids) for kind, s in result.items()}
 
 
-def augmented_dataset(data, transform: Transform, *, copies: int = 1, seed: int = 0,
-                      progress: bool = True, cache: bool = True):
-    """A copy of an ``experiment.Dataset`` whose training side also holds ``copies``
+def augmented_dataset(data: Dataset, transform: Transform, *, copies: int = 1, seed: int = 0,
+                      progress: bool = True, cache: bool = True) -> Dataset:
+    """A copy of a :class:`~genre_lab.dataset.Dataset` whose training side also holds ``copies``
     augmented versions of each training track (validation and test sides unchanged).
 
     Notebook: 06-augmentation.
 
-    The augmentation is recorded in ``feature_params["augment"]``, which is part of
+    The augmentation is recorded in ``Dataset.augmentations``, which is part of
     ``experiment.train_model``'s cache key, so runs on augmented and original data are
     cached apart. Calls can be chained to add several kinds of copies.
 
@@ -162,9 +108,8 @@ def augmented_dataset(data, transform: Transform, *, copies: int = 1, seed: int 
         >>> run = experiment.train_model("lenet5", noisy, TrainConfig(epochs=8))
     """
     train = data.tracks[data.tracks.split == "train"]
-    params = {k: data.feature_params[k] for k in _FEATURE_KEYS if k in data.feature_params}
-    extra = augmented_segments(train, transform, copies=copies, seed=seed, progress=progress,
-                               cache=cache, **params)
+    extra = augmented_segments(train, transform, data.settings, copies=copies, seed=seed,
+                               progress=progress, cache=cache)
     segments = {}
     for kind, original in data.segments.items():
         added = extra[kind]
@@ -172,13 +117,11 @@ def augmented_dataset(data, transform: Transform, *, copies: int = 1, seed: int 
                                   np.concatenate([original.track_id, added.track_id]),
                                   np.concatenate([original.label, added.label]), kind)
     record = dict(transform=transform.key, copies=int(copies), seed=int(seed))
-    feature_params = dict(data.feature_params,
-                          augment=[*data.feature_params.get("augment", []), record])
-    return dataclasses.replace(data, segments=segments, feature_params=feature_params)
+    return data.with_segments(segments, augmentations=(*data.augmentations, record))
 
 
-def fewer_training_tracks(data, fraction: float, *, seed: int = 0):
-    """A copy of an ``experiment.Dataset`` that keeps only ``fraction`` of the training
+def fewer_training_tracks(data: Dataset, fraction: float, *, seed: int = 0) -> Dataset:
+    """A copy of a :class:`~genre_lab.dataset.Dataset` that keeps only ``fraction`` of the training
     tracks of each genre (at least one); the others are marked ``"unused"``, the
     validation and test tracks are unchanged.
 
@@ -192,5 +135,5 @@ def fewer_training_tracks(data, fraction: float, *, seed: int = 0):
         keep = max(1, int(round(fraction * len(rows))))
         drop = rng.permutation(rows.index.to_numpy())[keep:]
         tracks.loc[drop, "split"] = "unused"
-    return dataclasses.replace(data, tracks=tracks,
-                               split_name=f"{data.split_name}, {fraction:g} of train")
+    return data.with_segments(data.segments, tracks=tracks,
+                              split_name=f"{data.split_name}, {fraction:g} of train")

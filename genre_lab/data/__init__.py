@@ -11,14 +11,11 @@ Notebook: every chapter.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from .. import config
+from .. import config, store
 from .gtzan import BadAudioWarning, GTZANError, scan, track_table
 
 __all__ = ["BadAudioWarning", "GTZANError", "example_recording", "load_tracks", "scan",
@@ -39,35 +36,24 @@ def _synth_version() -> str:
 
 def synthetic_root(profile: config.Profile | str | None = None, *, seed: int = config.SEED,
                    progress: bool = True) -> Path:
-    """The synthetic mini-GTZAN for a profile, generated on first use into the cache folder.
+    """The synthetic mini-GTZAN for a profile, generated on first use into the store.
 
-    Generation writes into a temporary folder that is renamed into place when complete, under
-    a file lock, so parallel runs (two notebooks in CI) generate it once and an interrupted run
-    leaves nothing half-written.
+    The store builds it in a temporary folder renamed into place when complete, under a
+    file lock, so parallel runs (two notebooks in CI) generate it once and an interrupted
+    run leaves nothing half-written; a later run checks every file's size against the
+    entry's manifest.
     """
-    from filelock import FileLock
-
     from . import synth
 
-    if not isinstance(profile, config.Profile):
-        profile = config.get_profile(profile)
-    name = f"synth-{profile.name}-seed{seed}-{_synth_version()}"
-    root = config.cache_dir() / name
-    if (root / "metadata.csv").is_file():
-        return root
-    with FileLock(str(root) + ".lock"):
-        if (root / "metadata.csv").is_file():
-            return root
-        tmp = Path(tempfile.mkdtemp(prefix=name + ".", suffix=".tmp", dir=root.parent))
-        try:
-            synth.generate(tmp, clips_per_genre=profile.clips_per_genre,
-                           seconds=profile.clip_seconds, seed=seed, progress=progress)
-            if root.exists():  # left by a run killed between rename and metadata
-                shutil.rmtree(root)
-            os.replace(tmp, root)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    profile = config.get_profile(profile)
+    key = dict(profile=profile.name, clips_per_genre=profile.clips_per_genre,
+               seconds=profile.clip_seconds, seed=seed, generator=_synth_version())
+
+    def build(folder: Path) -> None:
+        synth.generate(folder, clips_per_genre=profile.clips_per_genre,
+                       seconds=profile.clip_seconds, seed=seed, progress=progress)
+
+    return store.cached_folder(f"synth-{profile.name}-seed{seed}", key, build)
 
 
 def load_tracks(root=None, *, profile: str | None = None, seed: int = config.SEED,

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import shared, write_tone
 from genre_lab import audio, config
-from genre_lab import feature_table as ft
+from genre_lab.features import table as ft
 from genre_lab.data import gtzan
 
 SR = 22050

@@ -4,9 +4,9 @@
 10 000 three-second segments goes much faster as a batch through ``torch.stft``. The
 functions here follow librosa's conventions exactly (periodic Hann window, centred frames
 with zero padding, power 2, Slaney mel filters, ``power_to_db`` with ``top_db`` per item,
-orthonormal DCT-II), and ``tests/test_melspec.py`` checks them against librosa.
+orthonormal DCT-II), and ``tests/test_frontend.py`` checks them against librosa.
 
-Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.segments``).
+Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.features.segments``).
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .config import SAMPLE_RATE
+from ..config import FEATURES, FeatureSettings
 
-__all__ = ["MelSpectrogram", "dct_matrix", "mfcc_from_db", "power_to_db"]
+__all__ = ["FeatureExtractor", "MelSpectrogram", "dct_matrix", "mfcc_from_db", "power_to_db"]
+
+#: The dynamic range kept per segment by :func:`power_to_db` (librosa's default).
+TOP_DB = 80.0
 
 
 class MelSpectrogram(torch.nn.Module):
     """Power mel spectrogram of a batch of signals, as ``librosa.feature.melspectrogram``.
 
-    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.segments``).
+    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.features.segments``).
 
     The same conventions as librosa 0.10+: frames centred on ``t * hop_length`` with the
     signal zero-padded by ``n_fft // 2`` on both sides (``pad_mode="constant"``, librosa's
@@ -45,8 +48,9 @@ class MelSpectrogram(torch.nn.Module):
         torch.Size([4, 128, 130])
     """
 
-    def __init__(self, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = 512,
-                 n_mels: int = 128, fmin: float = 0.0, fmax: float | None = None):
+    def __init__(self, *, sr: int = FEATURES.sample_rate, n_fft: int = FEATURES.n_fft,
+                 hop_length: int = FEATURES.hop_length, n_mels: int = FEATURES.n_mels,
+                 fmin: float = 0.0, fmax: float | None = None):
         super().__init__()
         import librosa
 
@@ -114,7 +118,7 @@ def power_to_db(S: torch.Tensor, *, ref=1.0, amin: float = 1e-10,
                 top_db: float | None = 80.0) -> torch.Tensor:
     """Power to decibels, as ``librosa.power_to_db`` applied to each item on its own.
 
-    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.segments``).
+    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.features.segments``).
 
     ``10 * log10(max(S, amin) / ref)``, then, with ``top_db``, everything more than
     ``top_db`` dB below the item's own maximum is raised to that floor (librosa applies
@@ -172,10 +176,10 @@ def _dct(n_in: int, n_out: int) -> np.ndarray:
     return D
 
 
-def mfcc_from_db(log_mel: torch.Tensor, *, n_mfcc: int = 20) -> torch.Tensor:
+def mfcc_from_db(log_mel: torch.Tensor, *, n_mfcc: int = FEATURES.n_mfcc) -> torch.Tensor:
     """MFCCs from a log-power mel spectrogram, as ``librosa.feature.mfcc(S=log_mel)``.
 
-    Notebook: 05-sequence-models onwards (through ``genre_lab.segments``).
+    Notebook: 05-sequence-models onwards (through ``genre_lab.features.segments``).
 
     An orthonormal DCT-II along the mel axis, keeping the first ``n_mfcc`` coefficients
     (librosa's defaults: ``dct_type=2, norm="ortho", lifter=0``).
@@ -192,3 +196,27 @@ def mfcc_from_db(log_mel: torch.Tensor, *, n_mfcc: int = 20) -> torch.Tensor:
     if not 0 < n_mfcc <= n_mels:
         raise ValueError(f"n_mfcc must be in 1..{n_mels}, got {n_mfcc}")
     return torch.matmul(dct_matrix(n_mels, n_mfcc, dtype=log_mel.dtype), log_mel)
+
+
+class FeatureExtractor(torch.nn.Module):
+    """The networks' input: segments in, ``(log-mel dB, MFCC)`` out, for one
+    :class:`~genre_lab.config.FeatureSettings`.
+
+    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.features.segments``).
+
+    :class:`MelSpectrogram`, then :func:`power_to_db` (``top_db=80`` per segment), then
+    :func:`mfcc_from_db`: per segment, the numbers of ``librosa.feature.melspectrogram``,
+    ``librosa.power_to_db`` and ``librosa.feature.mfcc``.
+    """
+
+    def __init__(self, settings: FeatureSettings = FEATURES):
+        super().__init__()
+        self.settings = settings
+        self.mel = MelSpectrogram(sr=settings.sample_rate, n_fft=settings.n_fft,
+                                  hop_length=settings.hop_length, n_mels=settings.n_mels)
+
+    def forward(self, segments) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, segment_samples) float32 -> ``(logmel, mfcc)``, (batch, n_mels, frames)
+        and (batch, n_mfcc, frames)."""
+        db = power_to_db(self.mel(segments), top_db=TOP_DB)
+        return db, mfcc_from_db(db, n_mfcc=self.settings.n_mfcc)

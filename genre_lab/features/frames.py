@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import SAMPLE_RATE
+from ..config import FEATURES, SAMPLE_RATE
 
-#: librosa's default frame and hop (2048 and 512 samples: 93 ms and 23 ms at 22050 Hz).
-FRAME_LENGTH = 2048
-HOP_LENGTH = 512
+#: Frame and hop of the course's default features (2048 and 512 samples, librosa's own
+#: defaults: 93 ms and 23 ms at 22050 Hz).
+FRAME_LENGTH = FEATURES.n_fft
+HOP_LENGTH = FEATURES.hop_length
 
 
 def zero_crossing_rate(y, *, frame_length: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH,
@@ -42,13 +43,6 @@ def rms(y, *, frame_length: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH,
         y=np.asarray(y), frame_length=frame_length, hop_length=hop_length, center=center)[0]
 
 
-def frame_times(n_frames: int, *, sr: int = SAMPLE_RATE, hop_length: int = HOP_LENGTH):
-    """Time in seconds of each frame's centre (``librosa.frames_to_time``)."""
-    import librosa
-
-    return librosa.frames_to_time(frames=np.arange(n_frames), sr=sr, hop_length=hop_length)
-
-
 def clip_summary(tracks: pd.DataFrame, *, frame_length: int = FRAME_LENGTH,
                  hop_length: int = HOP_LENGTH) -> pd.DataFrame:
     """Mean and spread of ZCR and RMS per clip, for per-genre distributions.
@@ -61,7 +55,7 @@ def clip_summary(tracks: pd.DataFrame, *, frame_length: int = FRAME_LENGTH,
     Returns:
         One row per track: track_id, genre, zcr_mean, zcr_std, rms_mean, rms_std.
     """
-    from . import audio
+    from .. import audio
 
     rows = []
     for row in tracks.itertuples():
@@ -73,7 +67,7 @@ def clip_summary(tracks: pd.DataFrame, *, frame_length: int = FRAME_LENGTH,
     return pd.DataFrame(rows)
 
 
-def stft_db(y, *, n_fft: int = 2048, hop_length: int = HOP_LENGTH, window: str = "hann"):
+def stft_db(y, *, n_fft: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH, window: str = "hann"):
     """Magnitude STFT in dB relative to the loudest bin, (1 + n_fft // 2, frames).
 
     Notebook: 02-spectrograms.
@@ -84,8 +78,8 @@ def stft_db(y, *, n_fft: int = 2048, hop_length: int = HOP_LENGTH, window: str =
     return librosa.amplitude_to_db(S=S, ref=np.max)
 
 
-def mel_power(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = HOP_LENGTH,
-              n_mels: int = 128, window: str = "hann"):
+def mel_power(y, *, sr: int = SAMPLE_RATE, n_fft: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH,
+              n_mels: int = FEATURES.n_mels, window: str = "hann"):
     """Power mel spectrogram, (n_mels, frames) (``librosa.feature.melspectrogram``).
 
     Notebook: 02-spectrograms.
@@ -96,8 +90,8 @@ def mel_power(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = 
                                           hop_length=hop_length, n_mels=n_mels, window=window)
 
 
-def log_mel(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = HOP_LENGTH,
-            n_mels: int = 128, window: str = "hann", top_db: float | None = 80.0):
+def log_mel(y, *, sr: int = SAMPLE_RATE, n_fft: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH,
+            n_mels: int = FEATURES.n_mels, window: str = "hann", top_db: float | None = 80.0):
     """Log-mel spectrogram in dB (``power_to_db`` of :func:`mel_power`, ref 1.0), the input of
     the course's CNNs.
 
@@ -109,8 +103,8 @@ def log_mel(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = HO
                                            n_mels=n_mels, window=window), top_db=top_db)
 
 
-def mfcc(y, *, sr: int = SAMPLE_RATE, n_mfcc: int = 20, n_fft: int = 2048,
-         hop_length: int = HOP_LENGTH, n_mels: int = 128):
+def mfcc(y, *, sr: int = SAMPLE_RATE, n_mfcc: int = FEATURES.n_mfcc, n_fft: int = FRAME_LENGTH,
+         hop_length: int = HOP_LENGTH, n_mels: int = FEATURES.n_mels):
     """MFCCs, (n_mfcc, frames): the DCT-II of the log-mel spectrogram (``librosa.feature.mfcc``).
 
     Notebook: 02-spectrograms.
@@ -121,7 +115,7 @@ def mfcc(y, *, sr: int = SAMPLE_RATE, n_mfcc: int = 20, n_fft: int = 2048,
                                 hop_length=hop_length, n_mels=n_mels)
 
 
-def chroma(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = HOP_LENGTH):
+def chroma(y, *, sr: int = SAMPLE_RATE, n_fft: int = FRAME_LENGTH, hop_length: int = HOP_LENGTH):
     """Chromagram, energy per pitch class, (12, frames) (``librosa.feature.chroma_stft``).
 
     Notebook: 02-spectrograms.
@@ -132,7 +126,7 @@ def chroma(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048, hop_length: int = HOP
                                        hop_length=hop_length)
 
 
-def spectral_shape(y, *, sr: int = SAMPLE_RATE, n_fft: int = 2048,
+def spectral_shape(y, *, sr: int = SAMPLE_RATE, n_fft: int = FRAME_LENGTH,
                    hop_length: int = HOP_LENGTH) -> dict:
     """Spectral centroid, bandwidth and 85% roll-off (Hz) per frame, from one STFT.
 

@@ -10,7 +10,7 @@ import torch
 
 from conftest import shared
 from genre_lab import audio
-from genre_lab.melspec import MelSpectrogram, dct_matrix, mfcc_from_db, power_to_db
+from genre_lab.features.frontend import MelSpectrogram, dct_matrix, mfcc_from_db, power_to_db
 
 SR = 22050
 PARAMS = dict(sr=SR, n_fft=2048, hop_length=512, n_mels=128)

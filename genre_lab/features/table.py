@@ -35,19 +35,16 @@ reproduces the published values to float32 rounding (relative error ~1e-7), temp
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import SAMPLE_RATE
-from .parallel import n_workers, run_jobs
-from .warmup import compile_librosa_kernels
+from .. import store
+from ..config import SAMPLE_RATE
+from ..parallel import n_workers, run_jobs
+from ..warmup import compile_librosa_kernels
 
 #: The 57 feature columns, in the published order.
 FEATURE_COLUMNS = [
@@ -165,16 +162,16 @@ def _slices(y, *, seconds: float | None, sr: int):
     """``(suffix, signal)`` pairs: the whole clip, or Kaggle's slices of ``seconds``."""
     if seconds is None:
         return [("", y)]
-    from .audio import segment
+    from ..audio import segment
 
     # Kaggle's slice k starts at k whole windows and stops one sample short of the next.
-    windows = segment(y, sr=sr, seconds=seconds)
+    windows = segment(y, sr=sr, seconds=seconds, whole_only=True)
     return [(f".{k}", w[:-1]) for k, w in enumerate(windows)]
 
 
 def _track_rows(path, track_id, genre, seconds, sr):
     """Rows of one track; errors come back as ``("error", kind, message)`` (picklable)."""
-    from .audio import AudioError, load
+    from ..audio import AudioError, load
 
     try:
         y = load(path, sr=sr)
@@ -196,7 +193,7 @@ def _track_rows(path, track_id, genre, seconds, sr):
 
 
 def _raise(error):
-    from .audio import AudioError
+    from ..audio import AudioError
 
     _, kind, path, message = error
     if kind == "audio":
@@ -206,44 +203,11 @@ def _raise(error):
     raise RuntimeError(f"{path}: {message}")
 
 
-def _cache_key(tracks: pd.DataFrame, seconds, sr) -> str:
+def _cache_key(tracks: pd.DataFrame, seconds, sr) -> dict:
     import librosa
 
-    from . import __version__
-
-    files = []
-    for row in tracks[["track_id", "genre", "path"]].itertuples(index=False):
-        path = Path(row.path)
-        try:
-            st = path.stat()
-            stamp = [st.st_size, st.st_mtime_ns]
-        except OSError:
-            stamp = None  # a missing file fails later with its name
-        files.append([row.track_id, row.genre, str(path.resolve()), stamp])
-    key = dict(files=files, seconds=seconds, sr=sr, genre_lab=__version__,
-               librosa=librosa.__version__, pandas=pd.__version__)
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-
-
-def _cache_path(tracks, seconds, sr) -> Path:
-    from .config import cache_dir
-
-    folder = cache_dir() / "features"
-    name = "30s" if seconds is None else f"{seconds:g}s-slices"
-    return folder / f"features-{name}-{_cache_key(tracks, seconds, sr)[:20]}.pkl"
-
-
-def _write_atomic(table: pd.DataFrame, path: Path) -> None:
-    """Pickle ``table`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        table.to_pickle(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return dict(tracks=store.fingerprint(tracks), genres=list(map(str, tracks["genre"])),
+                seconds=seconds, sr=sr, librosa=librosa.__version__)
 
 
 def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
@@ -261,9 +225,8 @@ def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
             ``length`` 66149; see the module docstring for the slicing).
         n_jobs: worker processes (None: every core; 1: in this process).
         progress: show a progress bar over clips.
-        cache: reuse (and store) the table under ``cache_dir() / "features"``, keyed by every
-            track's path, size and mtime, ``seconds``, and the genre_lab, librosa and pandas
-            versions.
+        cache: reuse (and store) the table in :mod:`genre_lab.store`, keyed by every
+            track's id, size and mtime, the genres, ``seconds``, and the librosa version.
 
     Returns:
         DataFrame with exactly :data:`COLUMNS`, in track order; ``label`` is the genre name.
@@ -282,32 +245,28 @@ def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
     if seconds is not None and not seconds > 0:
         raise ValueError(f"seconds must be positive or None, got {seconds!r}")
     sr = SAMPLE_RATE
-    target = _cache_path(tracks, seconds, sr) if cache else None
-    if target is not None and target.is_file():
-        try:
-            table = pd.read_pickle(target)
-        except Exception:  # noqa: BLE001 - unreadable cache: recompute and overwrite it
-            table = None
-        if isinstance(table, pd.DataFrame) and list(table.columns) == COLUMNS:
-            return table
 
-    n_jobs = n_workers(n_jobs, len(tracks))
-    if n_jobs > 1:
-        compile_librosa_kernels()  # workers must not compile (and cache) numba kernels at once
-    jobs = [(_track_rows, (row.path, row.track_id, row.genre, seconds, sr))
-            for row in tracks.itertuples(index=False)]
-    rows = []
-    for result in run_jobs(jobs, n_jobs=n_jobs, progress=progress, desc="feature table",
-                           unit="clip"):
-        if isinstance(result, tuple):
-            _raise(result)
-        rows.extend(result)
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table = table.astype({c: "float64" for c in FEATURE_COLUMNS} | {"length": "int64"})
-    table.attrs["seconds"] = seconds
-    if target is not None:
-        _write_atomic(table, target)
-    return table
+    def compute() -> pd.DataFrame:
+        jobs = [(_track_rows, (row.path, row.track_id, row.genre, seconds, sr))
+                for row in tracks.itertuples(index=False)]
+        n = n_workers(n_jobs, len(jobs))
+        if n > 1:
+            compile_librosa_kernels()  # workers must not compile (and cache) numba kernels at once
+        rows = []
+        for result in run_jobs(jobs, n_jobs=n, progress=progress, desc="feature table",
+                               unit="clip"):
+            if isinstance(result, tuple):
+                _raise(result)
+            rows.extend(result)
+        table = pd.DataFrame(rows, columns=COLUMNS)
+        table = table.astype({c: "float64" for c in FEATURE_COLUMNS} | {"length": "int64"})
+        table.attrs["seconds"] = seconds
+        return table
+
+    if not cache:
+        return compute()
+    name = "table-30s" if seconds is None else f"table-{seconds:g}s-slices"
+    return store.cached_table(name, _cache_key(tracks, seconds, sr), compute)
 
 
 _SLICE = re.compile(r"\.\d+\.\d+$")

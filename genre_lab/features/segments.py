@@ -2,8 +2,9 @@
 
 Each segment keeps its track id, so splits stay at the track level (segments of one track
 never land on both sides of a split) and per-segment predictions can be pooled per track.
-Features are computed in batches with ``genre_lab.melspec`` (torch) and cached on disk with
-``genre_lab.cache``: the second call, in any chapter, loads them in well under a second.
+Features are computed in batches with :class:`~genre_lab.features.frontend.FeatureExtractor`
+(torch) for one :class:`~genre_lab.config.FeatureSettings` and kept in :mod:`genre_lab.store`:
+the second call, in any chapter, loads them in well under a second.
 
 Notebook: 04-spectrogram-cnns onwards (log-mel), 05-sequence-models onwards (MFCC).
 """
@@ -16,15 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import GENRES, audio
-from .config import SAMPLE_RATE
+from .. import GENRES, audio, config
+from ..config import FeatureSettings
 
-__all__ = ["KINDS", "Segments", "segment_features"]
+__all__ = ["KINDS", "Segments", "labels_of", "segment_features", "signal_features"]
 
 #: The feature kinds :func:`segment_features` returns.
 KINDS = ("logmel", "mfcc")
 #: Bumped when the cached layout or the computation changes.
-_FORMAT = 1
+_FORMAT = 2
 #: Segments per STFT call. Small on purpose: a batch's buffers (~1 MB per 3-s segment)
 #: then stay under glibc's 32 MB mmap threshold and are reused; at 64 segments every call
 #: maps fresh pages and the STFT runs ~3x slower per segment.
@@ -103,19 +104,20 @@ def _index_of(segment_ids: np.ndarray, track_ids) -> np.ndarray:
     return np.concatenate([order[a:b] for a, b in zip(lo, hi, strict=True)])
 
 
-def _labels(tracks) -> np.ndarray:
+def labels_of(tracks) -> np.ndarray:
+    """The genre index (into ``GENRES``) of every track of a track table."""
     if "label" in tracks:
         return tracks["label"].to_numpy(dtype=np.int64)
     return np.asarray([GENRES.index(g) for g in tracks["genre"]], dtype=np.int64)
 
 
-def _load_segments(path, *, seg_samples: int, seconds: float) -> np.ndarray:
-    # One track -> (n, seg_samples): length rounded to a whole number of segments.
+def _signals(path, track_id, settings: FeatureSettings, versions) -> list[np.ndarray]:
+    # One track -> its signals cut into segments (n, segment_samples) by the one rule.
     try:
-        y = audio.load(path, sr=SAMPLE_RATE)
-        n = max(1, round(len(y) / seg_samples))
-        y = audio.fix_length(y, n * seg_samples)
-        return audio.segment(y, sr=SAMPLE_RATE, seconds=seconds)
+        y = audio.load(path, sr=settings.sample_rate)
+        ys = [y] if versions is None else versions(y, track_id)
+        return [audio.segment(v, sr=settings.sample_rate, seconds=settings.segment_seconds)
+                for v in ys]
     except (audio.AudioError, FileNotFoundError):
         raise
     except Exception as err:  # never a bare numpy traceback without the file's name
@@ -126,30 +128,27 @@ def _load_segments(path, *, seg_samples: int, seconds: float) -> np.ndarray:
 class _Featurizer:
     """Load a few tracks and compute both feature kinds of their segments (one thread)."""
 
-    def __init__(self, *, seconds, n_mels, n_mfcc, n_fft, hop_length):
-        from .melspec import MelSpectrogram
+    def __init__(self, settings: FeatureSettings, versions=None):
+        from .frontend import FeatureExtractor
 
-        self.seconds, self.n_mfcc = seconds, n_mfcc
-        self.seg_samples = int(round(seconds * SAMPLE_RATE))
-        self.mel = MelSpectrogram(sr=SAMPLE_RATE, n_fft=n_fft, hop_length=hop_length,
-                                  n_mels=n_mels)
+        self.settings, self.versions = settings, versions
+        self.extract = FeatureExtractor(settings)
 
-    def __call__(self, paths):
+    def __call__(self, rows):
         import torch
-
-        from .melspec import mfcc_from_db, power_to_db
 
         counts, logmels, mfccs = [], [], []
         segs = []
-        for path in paths:
-            segs.append(_load_segments(path, seg_samples=self.seg_samples, seconds=self.seconds))
-            counts.append(len(segs[-1]))
+        for path, track_id in rows:
+            parts = _signals(path, track_id, self.settings, self.versions)
+            segs += parts
+            counts.append([len(part) for part in parts])
         x = torch.from_numpy(np.concatenate(segs))
         with torch.no_grad():
             for i in range(0, len(x), _BATCH):
-                db = power_to_db(self.mel(x[i:i + _BATCH]), top_db=80.0)
-                logmels.append(db.numpy())
-                mfccs.append(mfcc_from_db(db, n_mfcc=self.n_mfcc).numpy())
+                logmel, mfcc = self.extract(x[i:i + _BATCH])
+                logmels.append(logmel.numpy())
+                mfccs.append(mfcc.numpy())
         return counts, np.concatenate(logmels), np.concatenate(mfccs)
 
 
@@ -184,25 +183,36 @@ class _Rows:
         return self.data if self.n == len(self.data) else self.data[:self.n].copy()
 
 
-def _expected_segments(tracks, seg_samples: int) -> int:
+def _expected_segments(tracks, settings: FeatureSettings) -> int:
     # From the table's durations (a track table has them); else one per track, then grow.
     if "duration" not in tracks:
         return len(tracks)
-    samples = np.nan_to_num(tracks["duration"].to_numpy(dtype=float)) * SAMPLE_RATE
-    return int(np.maximum(1, np.round(samples / seg_samples)).sum())
+    seconds = np.nan_to_num(tracks["duration"].to_numpy(dtype=float))
+    return int(np.maximum(1, np.round(seconds / settings.segment_seconds)).sum())
 
 
-def _compute(tracks, *, progress, **params):
+def compute_segments(tracks, settings: FeatureSettings, *, versions=None,
+                     progress: bool = True, desc: str = "segment features") -> dict:
+    """Compute (no store) the segment features of every track, in worker threads.
+
+    Args:
+        versions: ``versions(y, track_id) -> list of signals`` to featurise instead of each
+            loaded clip ``y`` (augmented copies; default: the clip itself).
+
+    Returns:
+        ``{"logmel", "mfcc"}`` float32 arrays, ``"track_id"`` per segment and ``"copy"``
+        (which of the track's versions each segment comes from).
+    """
     import torch
     from tqdm.auto import tqdm
 
-    featurize = _Featurizer(**params)
-    paths, ids = list(tracks["path"]), np.asarray(tracks["track_id"]).astype(str)
-    chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
-    n_frames = featurize.mel.n_frames(featurize.seg_samples)
-    expected = _expected_segments(tracks, featurize.seg_samples)
-    logmel = _Rows(expected, (params["n_mels"], n_frames))
-    mfcc = _Rows(expected, (params["n_mfcc"], n_frames))
+    featurize = _Featurizer(settings, versions)
+    ids = np.asarray(tracks["track_id"]).astype(str)
+    rows = list(zip(tracks["path"], ids, strict=True))
+    chunks = [rows[i:i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
+    expected = _expected_segments(tracks, settings)
+    logmel = _Rows(expected, (settings.n_mels, settings.n_frames))
+    mfcc = _Rows(expected, (settings.n_mfcc, settings.n_frames))
     counts = []
     workers = _workers()
 
@@ -214,7 +224,7 @@ def _compute(tracks, *, progress, **params):
     def init():
         torch.set_num_threads(1)  # this worker thread only
 
-    bar = tqdm(total=len(paths), unit="clip", desc="segment features", disable=not progress)
+    bar = tqdm(total=len(rows), unit="clip", desc=desc, disable=not progress)
     with ThreadPoolExecutor(max_workers=workers, initializer=init) as pool:
         ahead = deque()
         try:
@@ -230,35 +240,32 @@ def _compute(tracks, *, progress, **params):
             for future in ahead:  # after an error, don't start the rest
                 future.cancel()
             bar.close()
+    per_track = [sum(c) for c in counts]
+    copy = np.concatenate([np.repeat(np.arange(len(c)), c) for c in counts]).astype(np.int64)
     return {"logmel": logmel.result(), "mfcc": mfcc.result(),
-            "track_id": np.repeat(ids, counts)}
+            "track_id": np.repeat(ids, per_track), "copy": copy}
 
 
-def segment_features(tracks, *, seconds: float = 3.0, n_mels: int = 128, n_mfcc: int = 20,
-                     n_fft: int = 2048, hop_length: int = 512, progress: bool = True,
-                     cache: bool = True) -> dict[str, Segments]:
-    """Log-mel spectrograms and MFCCs of every ``seconds``-long segment of every track.
+def segment_features(tracks, settings: FeatureSettings | None = None, *,
+                     progress: bool = True, cache: bool = True) -> dict[str, Segments]:
+    """Log-mel spectrograms and MFCCs of every segment of every track.
 
     Notebook: 04-spectrogram-cnns onwards.
 
-    Each clip is loaded (mono, 22050 Hz), its length rounded to a whole number of segments
-    (``max(1, round(len / segment))``: a 29.98-30.37 s GTZAN clip gives 10 segments of 3 s,
-    a 12-s synthetic clip 4), cut, and every segment goes through :class:`MelSpectrogram`
-    in batches, then ``power_to_db`` (``top_db=80`` per segment) and a DCT for the MFCCs:
-    the same numbers as ``librosa.feature.melspectrogram``/``power_to_db``/``mfcc`` on each
-    segment. Results are cached (``GENRE_LAB_CACHE``/features) under a key made of the
-    files' fingerprint, every parameter and the librosa and torch versions.
+    Each clip is loaded (mono, at ``settings.sample_rate``) and cut by
+    :func:`genre_lab.audio.segment` (a 29.98-30.37 s GTZAN clip gives 10 segments of 3 s, a
+    12-s synthetic clip 4); every segment goes through
+    :class:`~genre_lab.features.frontend.FeatureExtractor` in batches: the same numbers as
+    ``librosa.feature.melspectrogram``/``power_to_db``/``mfcc`` on each segment. Results
+    are kept in :mod:`genre_lab.store` under a key made of the files' fingerprint, the
+    settings and the librosa and torch versions.
 
     Args:
         tracks: a track table (``genre_lab.data.load_tracks()``): track_id, path and label
             (or genre) columns.
-        seconds: segment length.
-        n_mels: mel bands.
-        n_mfcc: MFCCs kept.
-        n_fft: FFT window in samples.
-        hop_length: hop in samples (3 s at 512 gives 130 frames).
+        settings: the features (default: the current profile's, ``config.get_profile()``).
         progress: show a progress bar over tracks while computing.
-        cache: load from / save to the on-disk cache.
+        cache: load from / save to the store.
 
     Returns:
         ``{"logmel": Segments, "mfcc": Segments}``: tracks in table order, the segments of
@@ -268,29 +275,25 @@ def segment_features(tracks, *, seconds: float = 3.0, n_mels: int = 128, n_mfcc:
         AudioError: a file cannot be decoded (the message names it).
         FileNotFoundError: a file is missing (the message names it).
     """
+    settings = settings or config.get_profile().features
     if len(tracks) == 0:
         raise ValueError("no tracks: the track table is empty")
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive, got {seconds}")
     ids = np.asarray(tracks["track_id"]).astype(str)
     if len(np.unique(ids)) != len(ids):
         raise ValueError("track ids must be unique in the track table")
-    params = dict(seconds=float(seconds), n_mels=int(n_mels), n_mfcc=int(n_mfcc),
-                  n_fft=int(n_fft), hop_length=int(hop_length), sr=SAMPLE_RATE, top_db=80.0)
 
     def compute():
-        return _compute(tracks, progress=progress, **{k: params[k] for k in (
-            "seconds", "n_mels", "n_mfcc", "n_fft", "hop_length")})
+        return compute_segments(tracks, settings, progress=progress)
 
     if cache:
         import librosa
         import torch
 
-        from .cache import cached_arrays, fingerprint
+        from .. import store
 
-        key = dict(params, tracks=fingerprint(tracks), librosa=librosa.__version__,
-                   torch=torch.__version__, format=_FORMAT)
-        arrays = cached_arrays("segments", key, compute)
+        key = dict(settings.as_dict(), tracks=store.fingerprint(tracks),
+                   librosa=librosa.__version__, torch=torch.__version__, format=_FORMAT)
+        arrays = store.cached_arrays("segments", key, compute)
     else:
         arrays = compute()
 
@@ -304,34 +307,31 @@ def segment_features(tracks, *, seconds: float = 3.0, n_mels: int = 128, n_mfcc:
         seg_ids = arrays["track_id"]
         runs = np.flatnonzero(np.r_[True, seg_ids[1:] != seg_ids[:-1]])
     counts = np.diff(np.r_[runs, len(seg_ids)])
-    labels = np.repeat(_labels(tracks), counts)
+    labels = np.repeat(labels_of(tracks), counts)
     return {kind: Segments(X=arrays[kind], track_id=seg_ids, label=labels, kind=kind)
             for kind in KINDS}
 
 
-def signal_features(y, *, seconds: float = 3.0, n_mels: int = 128, n_mfcc: int = 20,
-                    n_fft: int = 2048, hop_length: int = 512) -> dict[str, np.ndarray]:
+def signal_features(y, settings: FeatureSettings | None = None) -> dict[str, np.ndarray]:
     """Both feature kinds of the segments of one signal, as :func:`segment_features` computes
-    them for a track (same parameters, same numbers): for predicting on a new file.
+    them for a track (same settings, same numbers): for predicting on a new file.
 
-    Notebook: used by ``genre-lab predict``.
+    Notebook: 06-augmentation; used by ``genre-lab predict``.
 
     Args:
-        y: mono float32 signal at 22050 Hz (``genre_lab.audio.load`` gives one from any file);
-            any length: shorter than a segment is zero-padded to one segment.
+        y: mono float32 signal at ``settings.sample_rate`` (``genre_lab.audio.load`` gives
+            one from any file); any length: shorter than a segment is zero-padded to one.
+        settings: the features (default: the current profile's).
 
     Returns:
         ``{"logmel": (n, n_mels, frames), "mfcc": (n, n_mfcc, frames)}`` float32 arrays.
     """
     import torch
 
-    from .melspec import MelSpectrogram, mfcc_from_db, power_to_db
+    from .frontend import FeatureExtractor
 
-    seg_samples = int(round(seconds * SAMPLE_RATE))
-    n = max(1, round(len(y) / seg_samples))
-    segments = audio.segment(audio.fix_length(np.asarray(y, dtype=np.float32), n * seg_samples),
-                             sr=SAMPLE_RATE, seconds=seconds)
-    mel = MelSpectrogram(sr=SAMPLE_RATE, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    settings = settings or config.get_profile().features
+    segments = audio.segment(y, sr=settings.sample_rate, seconds=settings.segment_seconds)
     with torch.no_grad():
-        db = power_to_db(mel(torch.from_numpy(segments)), top_db=80.0)
-        return {"logmel": db.numpy(), "mfcc": mfcc_from_db(db, n_mfcc=n_mfcc).numpy()}
+        logmel, mfcc = FeatureExtractor(settings)(torch.from_numpy(segments))
+    return {"logmel": logmel.numpy(), "mfcc": mfcc.numpy()}
