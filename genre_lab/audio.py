@@ -89,6 +89,7 @@ def segment(y, *, sr: int = SAMPLE_RATE, seconds: float = 3.0, whole_only: bool 
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected a 1-D signal, got shape {y.shape}")
-    n = len(y) // seg if whole_only else int(round(len(y) / seg))
+    # half a segment or more counts as one (not Python's round, which rounds 2.5 to 2)
+    n = len(y) // seg if whole_only else (2 * len(y) + seg) // (2 * seg)
     y = fix_length(y, max(1, n) * seg)
     return y.reshape(-1, seg)

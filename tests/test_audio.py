@@ -30,24 +30,24 @@ def test_fix_length_pads_and_crops():
     assert audio.fix_length(y, 12).tolist() == [1] * 10 + [0, 0]
 
 
-def test_segment_shapes_and_tail():
-    y = np.arange(int(7.5 * 22050), dtype=np.float32)
-    seg = audio.segment(y, seconds=3.0)
-    assert seg.shape == (2, 3 * 22050)
-    assert seg[1, 0] == 3 * 22050  # second segment starts at 3 s
-    overlap = audio.segment(y, seconds=3.0, hop_seconds=1.5)
-    assert overlap.shape == (4, 3 * 22050)
-    short = audio.segment(y[:100], seconds=3.0)
-    assert short.shape == (1, 3 * 22050) and short[0, 100:].sum() == 0
+def test_segment_rounds_to_whole_segments_or_keeps_whole_ones_only():
+    sr = 22050
+    y = np.arange(int(7.5 * sr), dtype=np.float32)
+    seg = audio.segment(y, seconds=3.0)  # 2.5 segments round to 3: the tail is padded
+    assert seg.shape == (3, 3 * sr)
+    assert seg[1, 0] == 3 * sr and seg[2, 0] == 6 * sr  # consecutive, no overlap
+    assert seg[2, int(1.5 * sr):].sum() == 0
+    assert audio.segment(y[:int(7.4 * sr)], seconds=3.0).shape == (2, 3 * sr)  # 2.47: dropped
+    whole = audio.segment(y, seconds=3.0, whole_only=True)  # Kaggle's slicing
+    assert whole.shape == (2, 3 * sr)
+    np.testing.assert_array_equal(whole, seg[:2])
+    for whole_only in (False, True):  # shorter than a segment: one padded segment
+        short = audio.segment(y[:100], seconds=3.0, whole_only=whole_only)
+        assert short.shape == (1, 3 * sr) and short[0, 100:].sum() == 0
+    # every GTZAN clip length (29.98-30.37 s) gives 10 segments
+    for seconds in (29.98, 30.37):
+        assert len(audio.segment(np.zeros(int(seconds * sr), np.float32), seconds=3.0)) == 10
     with pytest.raises(ValueError):
         audio.segment(y, seconds=0)
-
-
-def test_load_segments_keeps_track_ids(tmp_path):
-    a = write_tone(tmp_path / "blues.00000.wav", seconds=6.2)
-    b = write_tone(tmp_path / "rock.00001.wav", seconds=9.0)
-    segments, ids = audio.load_segments([a, b], seconds=3.0)
-    assert segments.shape == (5, 3 * 22050)
-    assert ids.tolist() == ["blues.00000"] * 2 + ["rock.00001"] * 3
-    segments, ids = audio.load_segments([a, b], seconds=3.0, clip_seconds=6.0)
-    assert ids.tolist() == ["blues.00000"] * 2 + ["rock.00001"] * 2
+    with pytest.raises(ValueError, match="1-D"):
+        audio.segment(np.zeros((2, 100), np.float32), seconds=3.0)

@@ -14,11 +14,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from conftest import write_tone  # noqa: E402
-from genre_lab import GENRES, augment, experiment  # noqa: E402
-from genre_lab.segments import segment_features, signal_features  # noqa: E402
+from genre_lab import GENRES, augment, config, experiment  # noqa: E402
+from genre_lab.dataset import Dataset  # noqa: E402
+from genre_lab.features.segments import segment_features, signal_features  # noqa: E402
 
 SR = 22050
-PARAMS = dict(seconds=1.0, n_mels=32, n_mfcc=13, n_fft=1024, hop_length=512)
+SETTINGS = config.FeatureSettings(segment_seconds=1.0, n_mels=32, n_mfcc=13, n_fft=1024,
+                                  hop_length=512)
+PROFILE = config.Profile("test", clips_per_genre=1, clip_seconds=1.0, epochs=1, seeds=1,
+                         features=SETTINGS)
 
 
 @pytest.fixture(autouse=True)
@@ -272,9 +276,9 @@ class Interrupted(augment.Transform):
 
 
 def test_augmented_segments_shapes_ids_and_identity(tracks):
-    original = segment_features(tracks, progress=False, **PARAMS)
+    original = segment_features(tracks, SETTINGS, progress=False)
     same = augment.augmented_segments(tracks, augment.Identity(), copies=2, progress=False,
-                                      **PARAMS)
+                                      settings=SETTINGS)
     for kind in ("logmel", "mfcc"):
         seg = same[kind]
         assert seg.X.dtype == np.float32 and seg.X.shape[1:] == original[kind].X.shape[1:]
@@ -293,38 +297,38 @@ def test_augmented_segments_match_signal_features_and_depend_on_the_seed(tracks)
     from genre_lab import audio
 
     pitch = augment.PitchShift(steps=(-2, 2))
-    a = augment.augmented_segments(tracks, pitch, seed=0, progress=False, **PARAMS)
-    b = augment.augmented_segments(tracks, pitch, seed=1, progress=False, **PARAMS)
+    a = augment.augmented_segments(tracks, pitch, seed=0, settings=SETTINGS, progress=False)
+    b = augment.augmented_segments(tracks, pitch, seed=1, settings=SETTINGS, progress=False)
     assert not np.allclose(a["logmel"].X, b["logmel"].X)
     # one track's copy does not depend on the rest of the table or its order
     alone = augment.augmented_segments(tracks.iloc[[2]], pitch, seed=0, progress=False,
-                                       **PARAMS)
+                                       settings=SETTINGS)
     track = tracks.track_id[2]
     np.testing.assert_array_equal(alone["logmel"].X, a["logmel"].for_tracks([track]).X)
     reordered = augment.augmented_segments(tracks.iloc[::-1], pitch, seed=0, progress=False,
-                                           **PARAMS)  # same cache entry, this table's order
+                                           settings=SETTINGS)  # same cache entry, this table's order
     assert reordered["logmel"].track_id[0] == tracks.track_id.iloc[-1]
     np.testing.assert_array_equal(reordered["mfcc"].for_tracks([track]).X,
                                   a["mfcc"].for_tracks([track]).X)
     # the features are those of the augmented signal
     y = audio.load(tracks.path[2])
     rng = augment.copies._track_rng(0, track, 0)
-    expected = signal_features(pitch(y, rng), **PARAMS)["logmel"]
+    expected = signal_features(pitch(y, rng), SETTINGS)["logmel"]
     np.testing.assert_allclose(alone["logmel"].X, expected, atol=1e-4)
 
 
 def test_augmented_segments_are_cached(tracks, tmp_cache):
     Counting.calls.clear()
-    first = augment.augmented_segments(tracks, Counting(), progress=False, **PARAMS)
+    first = augment.augmented_segments(tracks, Counting(), settings=SETTINGS, progress=False)
     assert len(Counting.calls) == len(tracks)
     entries = list((tmp_cache / "features").glob("augmented-*.npz"))
     assert len(entries) == 1
-    second = augment.augmented_segments(tracks, Counting(), progress=False, **PARAMS)
+    second = augment.augmented_segments(tracks, Counting(), settings=SETTINGS, progress=False)
     assert len(Counting.calls) == len(tracks)  # loaded, not recomputed
     np.testing.assert_array_equal(first["logmel"].X, second["logmel"].X)
-    augment.augmented_segments(tracks, Counting(db=4.0), progress=False, **PARAMS)
-    augment.augmented_segments(tracks, Counting(), copies=2, progress=False, **PARAMS)
-    augment.augmented_segments(tracks, Counting(), seed=1, progress=False, **PARAMS)
+    augment.augmented_segments(tracks, Counting(db=4.0), settings=SETTINGS, progress=False)
+    augment.augmented_segments(tracks, Counting(), copies=2, settings=SETTINGS, progress=False)
+    augment.augmented_segments(tracks, Counting(), seed=1, settings=SETTINGS, progress=False)
     assert len(list((tmp_cache / "features").glob("augmented-*.npz"))) == 4
     assert len(Counting.calls) == (1 + 1 + 2 + 1) * len(tracks)
 
@@ -332,7 +336,7 @@ def test_augmented_segments_are_cached(tracks, tmp_cache):
 def test_interrupted_computation_leaves_nothing(tracks, tmp_cache):
     Interrupted.calls.clear()
     with pytest.raises(KeyboardInterrupt):
-        augment.augmented_segments(tracks, Interrupted(), progress=False, **PARAMS)
+        augment.augmented_segments(tracks, Interrupted(), settings=SETTINGS, progress=False)
     folder = tmp_cache / "features"
     assert not list(folder.glob("augmented-*.npz")) and not list(folder.glob("*.tmp"))
 
@@ -344,18 +348,17 @@ def test_interrupted_write_leaves_nothing(tracks, tmp_cache, monkeypatch):
 
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(np, "savez", interrupted_savez)
-        augment.augmented_segments(tracks, augment.Gain(db=2), progress=False, **PARAMS)
+        augment.augmented_segments(tracks, augment.Gain(db=2), settings=SETTINGS, progress=False)
     folder = tmp_cache / "features"
     assert not list(folder.glob("augmented-*.npz")) and not list(folder.glob("*.tmp"))
-    done = augment.augmented_segments(tracks, augment.Gain(db=2), progress=False, **PARAMS)
+    done = augment.augmented_segments(tracks, augment.Gain(db=2), settings=SETTINGS, progress=False)
     assert len(done["logmel"]) == 10 and len(list(folder.glob("augmented-*.npz"))) == 1
 
 
 # ----------------------------------------------------------------- datasets for training
 def small_dataset(tracks):
     table = tracks.assign(split=["train", "train", "val", "test"])
-    return experiment.Dataset(table, segment_features(table, progress=False, **PARAMS),
-                              dict(PARAMS), "track")
+    return Dataset(table, segment_features(table, SETTINGS, progress=False), PROFILE, "track")
 
 
 def test_augmented_dataset_adds_copies_to_the_training_side_only(tracks):
@@ -368,12 +371,12 @@ def test_augmented_dataset_adds_copies_to_the_training_side_only(tracks):
     for side in ("val", "test"):
         for kind in ("logmel", "mfcc"):
             np.testing.assert_array_equal(noisy.side(side, kind).X, data.side(side, kind).X)
-    assert noisy.feature_params["augment"] == [
-        dict(transform=augment.GaussianNoise(snr_db=20).key, copies=2, seed=0)]
+    assert noisy.augmentations == (
+        dict(transform=augment.GaussianNoise(snr_db=20).key, copies=2, seed=0),)
     both = augment.augmented_dataset(noisy, augment.Gain(db=3), progress=False)
     assert len(both.side("train", "logmel")) == 4 * len(train)
-    assert len(both.feature_params["augment"]) == 2
-    assert "augment" not in data.feature_params  # the original is untouched
+    assert len(both.augmentations) == 2
+    assert data.augmentations == ()  # the original is untouched
     # train_model caches runs on augmented and original data apart (the key sees it)
     from genre_lab.train import TrainConfig
 
@@ -385,7 +388,7 @@ def test_augmented_dataset_adds_copies_to_the_training_side_only(tracks):
 def test_fewer_training_tracks_keeps_one_per_genre_and_the_held_out_sides():
     rows = [dict(track_id=f"{g}.{i:05d}", genre=g, path="x", split=s)
             for g in ("rock", "jazz") for i, s in enumerate(["train"] * 8 + ["val", "test"])]
-    data = experiment.Dataset(pd.DataFrame(rows), {}, {}, "track")
+    data = Dataset(pd.DataFrame(rows), {}, PROFILE, "track")
     quarter = augment.fewer_training_tracks(data, 0.25, seed=0)
     counts = quarter.tracks[quarter.tracks.split == "train"].groupby("genre").size()
     assert counts.to_dict() == {"jazz": 2, "rock": 2}
@@ -400,7 +403,9 @@ def test_fewer_training_tracks_keeps_one_per_genre_and_the_held_out_sides():
 
 
 def test_explorer_callback(signal):
-    explorer = augment.augmentation_explorer(np.tile(signal, 3), n_mels=32, hop_length=512)
+    from genre_lab.widgets import augmentation_explorer
+
+    explorer = augmentation_explorer(np.tile(signal, 3), SETTINGS)
     assert explorer.result["setting"].startswith("shift +3.00")  # drawn on creation
     for name in augment.STRENGTHS:
         off = explorer.update(augmentation=name, strength=0.0, seed=0)

@@ -1,10 +1,9 @@
-"""3-second segment features with track ids, and the on-disk array cache behind them."""
+"""3-second segment features with track ids (genre_lab.features.segments)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 
 import librosa
 import numpy as np
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import shared, write_tone
-from genre_lab import GENRES, audio, cache
+from genre_lab import GENRES, audio
 from genre_lab.config import FEATURES as F
 from genre_lab.features import segments
 from genre_lab.data.gtzan import track_table
@@ -109,7 +108,7 @@ def test_make_gtzan_folder(make_gtzan):
 
 def test_cache_hit_loads_same_arrays_without_computing(tracks, monkeypatch, tmp_cache):
     first = segment_features(tracks, F, progress=False)
-    assert len(list((tmp_cache / "features").glob("segments-*.npz"))) == 1
+    assert len(list((tmp_cache / "arrays").glob("segments-*.npz"))) == 1
 
     def no_compute(*args, **kwargs):
         raise AssertionError("recomputed on a cache hit")
@@ -182,132 +181,6 @@ def test_unexpected_error_while_cutting_names_the_file(tracks, monkeypatch):
     monkeypatch.setattr(audio, "segment", broken)
     with pytest.raises(audio.AudioError, match=r"rock\.00000\.wav.*IndexError"):
         segment_features(tracks, F, progress=False, cache=False)
-
-
-# ---------------------------------------------------------------------------- cache
-def compute_counter(arrays):
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return arrays
-
-    return compute, calls
-
-
-def test_cached_arrays_hit_and_miss(tmp_cache):
-    arrays = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "n": np.int64(7)}
-    compute, calls = compute_counter(arrays)
-    first = cache.cached_arrays("demo", {"a": 1, "b": [1, 2]}, compute)
-    again = cache.cached_arrays("demo", {"b": [1, 2], "a": 1}, compute)  # key order: no matter
-    assert len(calls) == 1
-    for got in (first, again):
-        np.testing.assert_array_equal(got["x"], arrays["x"])
-        assert got["x"].dtype == np.float32 and int(got["n"]) == 7
-    path = cache.cache_path("demo", {"a": 1, "b": [1, 2]})
-    assert path.parent == tmp_cache / "features" and path.name.startswith("demo-")
-    # any change in the key, or another name, misses
-    cache.cached_arrays("demo", {"a": 2, "b": [1, 2]}, compute)
-    cache.cached_arrays("demo", {"a": 1, "b": [1, 2], "c": None}, compute)
-    cache.cached_arrays("other", {"a": 1, "b": [1, 2]}, compute)
-    assert len(calls) == 4
-    with pytest.raises(ValueError):
-        cache.cache_path("../escape", {})
-
-
-def test_cached_arrays_version_is_part_of_the_key(monkeypatch):
-    before = cache.cache_path("demo", {"a": 1})
-    monkeypatch.setattr(cache, "__version__", "99.0")
-    assert cache.cache_path("demo", {"a": 1}) != before
-
-
-def test_strings_round_trip_without_pickle():
-    ids = np.array(["blues.00000", "rock.00012", "é-ü"], dtype=object)
-    compute, calls = compute_counter({"track_id": ids, "X": np.zeros((3, 2))})
-    cache.cached_arrays("ids", {"k": 1}, compute)
-    got = cache.cached_arrays("ids", {"k": 1}, compute)
-    assert len(calls) == 1 and got["track_id"].dtype.kind == "U"
-    assert got["track_id"].tolist() == ids.tolist()
-    with np.load(cache.cache_path("ids", {"k": 1}), allow_pickle=False) as z:
-        assert z["track_id"].tolist() == ids.tolist()
-    with pytest.raises(TypeError, match="pickle|strings"):
-        cache.cached_arrays("objs", {}, lambda: {"x": np.array([{"a": 1}], dtype=object)})
-
-
-@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
-def test_failed_save_leaves_nothing(monkeypatch, tmp_cache, error):
-    real_savez = np.savez
-
-    def half_then_fail(f, **arrays):
-        f.write(b"PK\x03\x04 half an npz")
-        raise error
-
-    monkeypatch.setattr(np, "savez", half_then_fail)
-    compute, calls = compute_counter({"x": np.ones(5)})
-    with pytest.raises(type(error)):
-        cache.cached_arrays("atomic", {"k": 1}, compute)
-    leftovers = [p.name for p in (tmp_cache / "features").iterdir()
-                 if not p.name.endswith(".lock")]
-    assert leftovers == []
-    monkeypatch.setattr(np, "savez", real_savez)
-    np.testing.assert_array_equal(cache.cached_arrays("atomic", {"k": 1}, compute)["x"],
-                                  np.ones(5))
-    assert len(calls) == 2  # the failed write was not a cache entry
-
-
-def test_failed_compute_leaves_nothing(tmp_cache):
-    def compute():
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        cache.cached_arrays("fails", {}, compute)
-    assert not [p for p in (tmp_cache / "features").iterdir() if not p.name.endswith(".lock")]
-
-
-def test_unreadable_or_compressed_entries(tmp_cache):
-    key = {"k": 3}
-    path = cache.cache_path("odd", key)
-    path.parent.mkdir(parents=True)
-    x = np.linspace(0, 1, 50).reshape(5, 10).astype(np.float32)
-    np.savez_compressed(path, x=x)  # not the fast layout: numpy's reader takes over
-    compute, calls = compute_counter({"x": -x})
-    np.testing.assert_array_equal(cache.cached_arrays("odd", key, compute)["x"], x)
-    assert calls == []
-    path.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.warns(UserWarning, match="unreadable"):
-        got = cache.cached_arrays("odd", key, compute)
-    np.testing.assert_array_equal(got["x"], -x)
-    assert len(calls) == 1
-    assert zipfile.is_zipfile(path)  # replaced by a good entry
-
-
-@pytest.mark.parametrize("anon_min_bytes", [2**26, 0])
-def test_fast_reader_matches_numpy(tmp_cache, monkeypatch, anon_min_bytes):
-    monkeypatch.setattr(cache, "_ANON_MIN_BYTES", anon_min_bytes)  # 0: all via mmap
-    arrays = {"c": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
-              "f": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
-              "s": np.array(["a", "bcd"]), "e": np.zeros((0, 3)), "z": np.float64(2.5)}
-    cache.cached_arrays("fast", {}, lambda: arrays)
-    fast = cache._read_stored(cache.cache_path("fast", {}))
-    for k, v in arrays.items():
-        assert fast[k].dtype == v.dtype and fast[k].shape == v.shape
-        np.testing.assert_array_equal(fast[k], v)
-        assert fast[k].flags.writeable
-    assert fast["f"].flags.f_contiguous and fast["c"].flags.c_contiguous
-
-
-def test_fingerprint_ignores_order_and_sees_changes(tracks):
-    fp = cache.fingerprint(tracks)
-    assert fp == cache.fingerprint(tracks.iloc[::-1])
-    assert fp != cache.fingerprint(tracks.iloc[:3])
-    renamed = tracks.assign(track_id=tracks.track_id + "x")
-    assert fp != cache.fingerprint(renamed)
-    with open(tracks.path[2], "ab") as f:
-        f.write(b"\0\0")
-    assert fp != cache.fingerprint(tracks)
-    with pytest.raises(FileNotFoundError, match="nowhere.wav"):
-        cache.fingerprint(tracks.assign(path=tracks.path.str.replace("rock.00000.wav",
-                                                                     "nowhere.wav")))
 
 
 def test_worker_threads_leave_torch_settings_alone(tracks):

@@ -60,19 +60,14 @@ def test_normalisation_is_fitted_on_training_data_only():
     assert not np.allclose(norm.mean.squeeze().numpy(), X.mean(axis=(0, 2)), atol=1e-4)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    model, history = fit_once()
-    train.save(model, tmp_path / "run", history=history, config=train.TrainConfig())
-    loaded = train.load(tmp_path / "run")
-    X, _ = toy_data()
-    assert np.allclose(train.predict_logits(model, [X]), train.predict_logits(loaded, [X]))
-    with pytest.raises(FileNotFoundError, match="no saved model"):
-        train.load(tmp_path / "nothing-here")
-
-
 def test_device_choice_on_this_machine():
     assert train.choose_device("cpu").type == "cpu"
-    assert train.choose_device().type in {"cpu", "cuda", "mps"}
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    expected = ("cuda" if torch.cuda.is_available()
+                else "mps" if mps is not None and mps.is_available() else "cpu")
+    assert train.choose_device().type == expected  # the first of CUDA, MPS, CPU present
 
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)

@@ -80,7 +80,7 @@ def test_explorer_draw_errors_are_clear():
 
 SETUP = """
 import numpy as np
-from genre_lab.augment import augmentation_explorer
+from genre_lab.widgets import augmentation_explorer
 y = (0.1 * np.random.default_rng(0).standard_normal(3 * 22050)).astype("float32")
 explorer = augmentation_explorer(y)
 print(explorer.controls["augmentation"].model_id, explorer.output.model_id)

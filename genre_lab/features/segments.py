@@ -188,7 +188,7 @@ def _expected_segments(tracks, settings: FeatureSettings) -> int:
     if "duration" not in tracks:
         return len(tracks)
     seconds = np.nan_to_num(tracks["duration"].to_numpy(dtype=float))
-    return int(np.maximum(1, np.round(seconds / settings.segment_seconds)).sum())
+    return int(np.maximum(1, np.floor(seconds / settings.segment_seconds + 0.5)).sum())
 
 
 def compute_segments(tracks, settings: FeatureSettings, *, versions=None,
