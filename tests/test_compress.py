@@ -16,13 +16,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genre_lab import compress, experiment, models, train
+from genre_lab import checkpoint, compress, config, experiment, models, train
 from genre_lab.segments import Segments
 
 # The quick profile's patch shape. (torch 2.13 on CPU can crash in the backward pass of
 # channels-last convolutions on much smaller inputs with odd batch sizes, and train.fit
 # trains channels-last.)
 SHAPE = (64, 65)
+SETTINGS = config.get_profile("quick").features
 
 
 def toy_data(n=96, seed=0):
@@ -94,21 +95,21 @@ def test_channel_pruning_then_shrink_is_exact_and_smaller(tmp_path):
     assert models.count_parameters(thin) < models.count_parameters(model)
     np.testing.assert_allclose(logits(thin, X), logits(masked, X), atol=1e-4)
     # saved and loaded: the narrower blocks are rebuilt from the file
-    path = compress.save(thin, tmp_path / "thin.pt")
-    again = compress.load(path)
+    path = checkpoint.save(thin, tmp_path / "thin.pt", settings=SETTINGS)
+    again = checkpoint.load(path).model
     np.testing.assert_allclose(logits(again, X), logits(thin, X), atol=1e-6)
-    dense = compress.save(model, tmp_path / "dense.pt")
+    dense = checkpoint.save(model, tmp_path / "dense.pt", settings=SETTINGS)
     assert compress.file_size(path) < compress.file_size(dense)
 
 
 def test_sparse_file_is_smaller_and_loads_back_exactly(tmp_path):
     X, _ = toy_data(16)
     pruned = compress.prune_unstructured(tiny_resnet(), 0.9)
-    dense = compress.save(pruned, tmp_path / "dense.pt")
-    sparse = compress.save(pruned, tmp_path / "sparse.pt", sparse=True)
+    dense = checkpoint.save(pruned, tmp_path / "dense.pt", settings=SETTINGS)
+    sparse = checkpoint.save(pruned, tmp_path / "sparse.pt", settings=SETTINGS, sparse=True)
     assert compress.file_size(sparse) < 0.75 * compress.file_size(dense)
     assert compress.gzip_size(dense) < compress.file_size(dense)
-    again = compress.load(sparse)
+    again = checkpoint.load(sparse).model
     np.testing.assert_array_equal(logits(again, X), logits(pruned, X))
     assert compress.count_nonzero(again) == compress.count_nonzero(pruned)
 
@@ -128,7 +129,7 @@ def onnx_models(tmp_path_factory):
 def test_onnx_export_matches_torch(onnx_models):
     model, paths = onnx_models
     X, _ = toy_data(8, seed=1)
-    onnx_model = compress.load(paths["fp32"])
+    onnx_model = compress.OnnxModel(paths["fp32"])
     assert isinstance(onnx_model, compress.OnnxModel)
     np.testing.assert_allclose(onnx_model(X), logits(model, X), atol=1e-4, rtol=1e-4)
     assert onnx_model(X[:1]).shape == (1, 10)  # the batch size is dynamic
@@ -139,7 +140,7 @@ def test_int8_models_load_and_agree_with_fp32(onnx_models, kind):
     model, paths = onnx_models
     X, _ = toy_data(32, seed=2)
     reference = logits(model, X)
-    out = compress.load(paths[kind])(X)
+    out = compress.OnnxModel(paths[kind])(X)
     assert out.shape == reference.shape and np.isfinite(out).all()
     assert np.corrcoef(out.ravel(), reference.ravel())[0, 1] > 0.95
     assert np.mean(out.argmax(1) == reference.argmax(1)) >= 0.75
@@ -161,7 +162,7 @@ def test_dynamic_int8_shrinks_a_linear_model(tmp_path):
     assert compress.file_size(int8) < 0.4 * compress.file_size(fp32)
     reference = logits(mlp, X)
     # 7-bit weights: one step is 1/64 of a weight row's largest value
-    np.testing.assert_allclose(compress.load(int8)(X), reference,
+    np.testing.assert_allclose(compress.OnnxModel(int8)(X), reference,
                                atol=0.02 * np.abs(reference).max())
 
 
@@ -329,9 +330,11 @@ def test_measurements_are_sane(tmp_path):
     ms = compress.latency_ms(model, X[:1], repeats=5, warmup=1)
     assert 0 < ms < 5000 and math.isfinite(ms)
     assert compress.throughput(model, X, repeats=2) > 0
-    folder = train.save(model, tmp_path / "fp32")
+    folder = tmp_path / "fp32"
+    checkpoint.save(model, folder / "model.pt", settings=SETTINGS)
+    (folder / "metrics.json").write_text("{}")  # the CLI writes one beside the model
     assert compress.file_size(folder) > compress.file_size(folder / "model.pt") > 0
-    assert isinstance(compress.load(folder), models.Classifier)
+    assert isinstance(checkpoint.load(folder).model, models.Classifier)
     assert compress.sparse_coo_size(model) > 0
     ids = np.array([f"t{i // 4}" for i in range(len(X))])
     row = compress.measure("fp32", model, folder / "model.pt", (X, y, ids),

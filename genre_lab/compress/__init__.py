@@ -3,7 +3,10 @@
 * **Pruning** (``torch.nn.utils.prune``): global unstructured L1 magnitude pruning of every
   conv/linear weight, structured Ln pruning of whole conv output channels, fine-tuning with the
   masks on, :func:`make_permanent`, and :func:`shrink`, which cuts zeroed channels out of the
-  residual blocks so the network really gets smaller.
+  residual blocks so the network really gets smaller. Pruned and shrunk models are saved
+  with :func:`genre_lab.checkpoint.save` (``sparse=True``: a bitmask and the non-zeros) and
+  read back with :func:`genre_lab.checkpoint.load`; an int8 ``.onnx`` file with
+  :class:`OnnxModel`.
 * **int8 quantization** with ONNX Runtime: :func:`export_onnx` (torch's exporter folds batch
   norm into the convolutions), :func:`quantize_dynamic` (Linear/LSTM weights only) and
   :func:`quantize_static` (post-training int8 for convolutions too, calibrated on training
@@ -39,12 +42,10 @@ from .measure import (
 )
 from .pruning import (
     fine_tune,
-    load,
     make_permanent,
     prunable,
     prune_channels,
     prune_unstructured,
-    save,
     shrink,
     sparsity,
 )
@@ -53,7 +54,7 @@ from .quantization import export_onnx, quantize_dynamic, quantize_static
 __all__ = [
     "OnnxModel", "TorchModel", "accuracy", "count_nonzero", "cpu", "export_onnx", "file_size",
     "fine_tune", "gzip_size", "latency_ms",
-    "load", "make_permanent", "measure", "prunable", "prune_channels", "prune_unstructured",
-    "quantize_dynamic", "quantize_static", "save", "shrink", "sparse_coo_size", "sparsity",
+    "make_permanent", "measure", "prunable", "prune_channels", "prune_unstructured",
+    "quantize_dynamic", "quantize_static", "shrink", "sparse_coo_size", "sparsity",
     "throughput", "torch_threads", "variant_table",
 ]

@@ -1,4 +1,6 @@
-"""Magnitude pruning with ``torch.nn.utils.prune``, channel removal, and saving sparse models.
+"""Magnitude pruning with ``torch.nn.utils.prune`` and channel removal.
+
+Saving a pruned or shrunk model (sparse or not) is :func:`genre_lab.checkpoint.save`.
 
 Notebook: 07-compression.
 """
@@ -6,9 +8,7 @@ Notebook: 07-compression.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import prune
@@ -16,7 +16,6 @@ from torch.nn.utils import prune
 from .. import models
 from ..models.cnn import BasicBlock
 from ..train import History, TrainConfig
-from .measure import OnnxModel
 
 
 def _blocks(model: nn.Module) -> list[BasicBlock]:
@@ -24,81 +23,14 @@ def _blocks(model: nn.Module) -> list[BasicBlock]:
 
 
 def _resize_block(block: BasicBlock, width: int) -> None:
-    # Replace the block's inner conv / batch norm / conv with ones of ``width`` channels.
+    # Replace the block's inner conv / batch norm / conv with ones of ``width`` channels
+    # (ResNet.shape_options then reports the new width, so checkpoints rebuild it).
     conv0, conv1 = block.body[0], block.body[3]
     block.body[0] = nn.Conv2d(conv0.in_channels, width, conv0.kernel_size, stride=conv0.stride,
                               padding=conv0.padding, bias=False)
     block.body[1] = nn.BatchNorm2d(width)
     block.body[3] = nn.Conv2d(width, conv1.out_channels, conv1.kernel_size,
                               padding=conv1.padding, bias=False)
-
-
-def _pack(tensor: torch.Tensor) -> dict:
-    # A bitmask of the non-zeros (1 bit per weight) and their values: 4.1 bits per weight at
-    # 90% sparsity instead of 32.
-    flat = tensor.detach().flatten()
-    keep = flat != 0
-    bits = np.packbits(keep.numpy())
-    return {"shape": list(tensor.shape), "mask": torch.from_numpy(bits), "values": flat[keep]}
-
-
-def _unpack(packed: dict) -> torch.Tensor:
-    n = int(np.prod(packed["shape"]))
-    keep = torch.from_numpy(np.unpackbits(packed["mask"].numpy(), count=n).astype(bool))
-    flat = torch.zeros(n, dtype=packed["values"].dtype)
-    flat[keep] = packed["values"]
-    return flat.reshape(packed["shape"])
-
-
-def save(model: models.Classifier, path, *, sparse: bool = False) -> Path:
-    """Save a (pruned, shrunk or distilled) torch classifier to one file.
-
-    Notebook: 07-compression.
-
-    The file holds the model's spec (as :func:`genre_lab.train.save` writes it), the inner
-    widths of its residual blocks (which :func:`shrink` may have changed) and its weights;
-    ``sparse=True`` stores each weight tensor that is at least half zeros as a bitmask plus
-    its non-zero values. :func:`load` reads it back with ``weights_only=True``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {}
-    for key, value in model.state_dict().items():
-        if sparse and value.is_floating_point() and value.dim() > 1 and \
-                torch.count_nonzero(value) * 2 <= value.numel():
-            state[key] = _pack(value)
-        else:
-            state[key] = value
-    widths = [b.body[0].out_channels for b in _blocks(model)]
-    torch.save({"spec": model.spec(), "inner_widths": widths, "state_dict": state}, path)
-    return path
-
-
-def load(path, *, threads: int = 1):
-    """Load a compressed model: an ``.onnx`` file as an :class:`OnnxModel`, a file written by
-    :func:`save` (or a :func:`genre_lab.train.save` folder) as a torch classifier in eval mode.
-
-    Notebook: 07-compression.
-    """
-    from .. import train
-
-    path = Path(path)
-    if path.suffix == ".onnx":
-        return OnnxModel(path, threads=threads)
-    if path.is_dir():
-        return train.load(path)
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    spec = checkpoint["spec"]
-    model = models.build(spec["name"], spec["input_shapes"], spec["n_classes"],
-                         **spec["options"])
-    blocks = _blocks(model)
-    for block, width in zip(blocks, checkpoint.get("inner_widths") or [], strict=False):
-        if width != block.body[0].out_channels:
-            _resize_block(block, width)
-    state = {k: _unpack(v) if isinstance(v, dict) else v
-             for k, v in checkpoint["state_dict"].items()}
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def _contiguous_copy(model: nn.Module) -> nn.Module:

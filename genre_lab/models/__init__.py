@@ -59,7 +59,7 @@ class Classifier(nn.Module):
             raise ValueError(f"{name} reads {len(kinds)} input(s) ({', '.join(kinds)}), "
                              f"got {len(input_shapes)} shape(s)")
         self.name, self.kinds, self.input_shapes = name, kinds, input_shapes
-        self.n_classes, self.options = n_classes, options
+        self.n_classes, self._options = n_classes, options
         self.norms = nn.ModuleList(Standardize(s[0]) for s in input_shapes)
         arg = input_shapes if len(input_shapes) > 1 else input_shapes[0]
         self.net = cls(arg, n_classes=n_classes, **options)
@@ -73,18 +73,27 @@ class Classifier(nn.Module):
     def forward(self, *inputs):
         return self.net(*(norm(x) for norm, x in zip(self.norms, inputs, strict=True)))
 
+    @property
+    def options(self) -> dict:
+        """The network's options as it is now (a shrunk ResNet reports its inner widths)."""
+        shape_options = getattr(self.net, "shape_options", None)
+        return shape_options(self._options) if shape_options else dict(self._options)
+
     def spec(self) -> dict:
-        """What :func:`build` needs to rebuild this model (saved in checkpoints)."""
+        """What :func:`build` needs to rebuild this model as it is now (saved in checkpoints):
+        ``build(**model.spec())`` gives a model with the same layer shapes."""
         return dict(name=self.name, input_shapes=[list(s) for s in self.input_shapes],
                     n_classes=self.n_classes, options=self.options)
 
 
-def build(name: str, input_shapes, n_classes: int = 10, **options) -> Classifier:
+def build(name: str, input_shapes, n_classes: int = 10, options: dict | None = None,
+          **more) -> Classifier:
     """Build a model by name for inputs of the given shapes (one per kind it reads).
 
-    Example: ``build("cheng", [(128, 130)])``, ``build("fusion", [(128, 130), (20, 130)])``.
+    Example: ``build("cheng", [(128, 130)])``, ``build("fusion", [(128, 130), (20, 130)])``;
+    ``build(**model.spec())`` rebuilds a model's layers (options as a dict or as keywords).
     """
-    return Classifier(name, input_shapes, n_classes, **options)
+    return Classifier(name, input_shapes, n_classes, **(options or {}), **more)
 
 
 def input_kinds(name: str) -> tuple[str, ...]:

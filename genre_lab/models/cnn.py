@@ -125,14 +125,20 @@ class Cheng2020(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with batch norm and an identity (or 1x1) shortcut."""
+    """Two 3x3 convolutions with batch norm and an identity (or 1x1) shortcut.
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+    Args:
+        inner: channels between the two convolutions (default ``c_out``; fewer after
+            ``genre_lab.compress.shrink``).
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, inner: int | None = None):
         super().__init__()
+        inner = c_out if inner is None else inner
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-            nn.BatchNorm2d(c_out), nn.ReLU(),
-            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+            nn.Conv2d(c_in, inner, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(inner), nn.ReLU(),
+            nn.Conv2d(inner, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
         )
         self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else nn.Sequential(
             nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
@@ -148,16 +154,29 @@ class ResNet(nn.Module):
 
     Seed 001 (Wei, Chen & Lu) reached 0.84 with an ImageNet-pretrained ResNet18 on mel images;
     seed 003 got 16% training one from scratch for 10 epochs.
+
+    Args:
+        widths: output channels of the four stages.
+        inner_widths: channels inside each of the eight blocks (between its two
+            convolutions); default: the block's own width. ``genre_lab.compress.shrink``
+            narrows them, and :meth:`shape_options` reports them so the model can be rebuilt.
     """
 
-    def __init__(self, input_shape, n_classes: int = 10, widths=(16, 32, 64, 128)):
+    def __init__(self, input_shape, n_classes: int = 10, widths=(16, 32, 64, 128),
+                 inner_widths=None):
         super().__init__()
+        n_blocks = 2 * len(widths)
+        if inner_widths is not None and len(inner_widths) != n_blocks:
+            raise ValueError(f"inner_widths needs {n_blocks} values (two blocks per stage), "
+                             f"got {len(inner_widths)}")
+        inner = list(inner_widths) if inner_widths is not None else [None] * n_blocks
         self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, padding=1, bias=False),
                                   nn.BatchNorm2d(widths[0]), nn.ReLU())
         stages, c_in = [], widths[0]
         for i, width in enumerate(widths):
             stride = 1 if i == 0 else 2
-            stages += [BasicBlock(c_in, width, stride), BasicBlock(width, width)]
+            stages += [BasicBlock(c_in, width, stride, inner[2 * i]),
+                       BasicBlock(width, width, inner=inner[2 * i + 1])]
             c_in = width
         self.stages = nn.Sequential(*stages)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
@@ -165,3 +184,14 @@ class ResNet(nn.Module):
 
     def forward(self, x):
         return self.head(self.stages(self.stem(x.unsqueeze(1))))
+
+    def shape_options(self, options: dict) -> dict:
+        """``options`` with ``inner_widths`` as the blocks are now: present only when some
+        block is narrower (or wider) than its stage, so an unshrunk model's spec is unchanged.
+        """
+        options = {k: v for k, v in options.items() if k != "inner_widths"}
+        blocks = [b for b in self.stages if isinstance(b, BasicBlock)]
+        inner = [b.body[0].out_channels for b in blocks]
+        if inner != [b.body[3].out_channels for b in blocks]:
+            options["inner_widths"] = inner
+        return options
