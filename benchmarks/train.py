@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from genre_lab import config, models
+from genre_lab import catalog, config, models
 
 FULL_GTZAN_TRAIN_SEGMENTS = 1000 * 10 * 6 // 10
 
@@ -25,7 +25,7 @@ FULL_GTZAN_TRAIN_SEGMENTS = 1000 * 10 * 6 // 10
 def shapes_for(name: str, settings: config.FeatureSettings) -> list[tuple[int, int]]:
     frames = settings.n_frames
     rows = {"logmel": settings.n_mels, "mfcc": settings.n_mfcc}
-    return [(rows[kind], frames) for kind in models.input_kinds(name)]
+    return [(rows[kind], frames) for kind in catalog.input_kinds(name)]
 
 
 def timed(step, repeats: int, device) -> float:

@@ -78,9 +78,19 @@ def _train(args) -> int:
     saved = checkpoint.save(run.model, out / "model.pt", settings=data.settings,
                             history=run.history, train_config=cfg, info=info)
     # A readable copy of what the checkpoint says; evaluate and predict read the checkpoint.
+    import librosa
+    import numpy as np
+    import sklearn
+    import torch
+
+    from . import __version__
+
     report = dict(model=run.model.spec(), features=data.settings.as_dict(),
                   config=cfg.__dict__, history=run.history.as_dict(),
-                  parameters=models.count_parameters(run.model), **info)
+                  parameters=models.count_parameters(run.model),
+                  versions=dict(genre_lab=__version__, torch=torch.__version__,
+                                librosa=librosa.__version__, sklearn=sklearn.__version__,
+                                numpy=np.__version__), **info)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     print(f"{args.model}: {models.count_parameters(run.model):,} parameters, "
           f"{run.history.seconds:.0f} s, best epoch {run.history.best_epoch + 1}")

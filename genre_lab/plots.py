@@ -91,8 +91,9 @@ def genre_distribution(table, column: str, *, ax=None, order=GENRES, ylabel: str
     return ax
 
 
-def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_length, y_axis: str = "linear",
-                ax=None, title: str | None = None, colorbar: bool = True, **kwargs):
+def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_length,
+                y_axis: str = "linear", ax=None, title: str | None = None,
+                colorbar: bool = True, **kwargs):
     """A spectrogram in dB (``librosa.display.specshow``); ``y_axis`` "linear", "log", "mel",
     "chroma" or None (rows as numbers, e.g. MFCCs).
 
@@ -109,8 +110,9 @@ def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_l
     return ax
 
 
-def spectrograms_by_genre(images: dict, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_length,
-                          y_axis: str = "mel", axes=None, **kwargs):
+def spectrograms_by_genre(images: dict, *, sr: int = SAMPLE_RATE,
+                          hop_length: int = FEATURES.hop_length, y_axis: str = "mel",
+                          axes=None, **kwargs):
     """One spectrogram per genre side by side, on a shared colour scale.
 
     Notebook: 02-spectrograms.

@@ -54,3 +54,25 @@ def make_gtzan(tmp_path):
         return root
 
     return build
+
+
+def toy_dataset(X, y, frac=(0.6, 0.2), *, features=None):
+    """A genre_lab.dataset.Dataset of one segment per track from arrays ``X`` (n, rows,
+    frames) and labels ``y``: the first 60% train, 20% val, the rest test."""
+    import numpy as np
+    import pandas as pd
+
+    from genre_lab import config
+    from genre_lab.dataset import Dataset
+    from genre_lab.features.segments import Segments
+
+    n = len(X)
+    ids = np.array([f"t{i:03d}" for i in range(n)])
+    n_train, n_val = int(frac[0] * n), int(frac[1] * n)
+    split = ["train"] * n_train + ["val"] * n_val + ["test"] * (n - n_train - n_val)
+    tracks = pd.DataFrame({"track_id": ids, "split": split, "path": ["-"] * n,
+                           "genre": [GENRES[i] for i in y]})
+    quick = config.get_profile("quick")
+    profile = config.Profile("toy", 1, 1.0, epochs=2, seeds=2,
+                             features=features or quick.features)
+    return Dataset(tracks, {"logmel": Segments(X, ids, np.asarray(y), "logmel")}, profile)

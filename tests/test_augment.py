@@ -305,8 +305,9 @@ def test_augmented_segments_match_signal_features_and_depend_on_the_seed(tracks)
                                        settings=SETTINGS)
     track = tracks.track_id[2]
     np.testing.assert_array_equal(alone["logmel"].X, a["logmel"].for_tracks([track]).X)
-    reordered = augment.augmented_segments(tracks.iloc[::-1], pitch, seed=0, progress=False,
-                                           settings=SETTINGS)  # same cache entry, this table's order
+    # the same cache entry, in this table's order
+    reordered = augment.augmented_segments(tracks.iloc[::-1], pitch, SETTINGS, seed=0,
+                                           progress=False)
     assert reordered["logmel"].track_id[0] == tracks.track_id.iloc[-1]
     np.testing.assert_array_equal(reordered["mfcc"].for_tracks([track]).X,
                                   a["mfcc"].for_tracks([track]).X)
@@ -321,7 +322,7 @@ def test_augmented_segments_are_cached(tracks, tmp_cache):
     Counting.calls.clear()
     first = augment.augmented_segments(tracks, Counting(), settings=SETTINGS, progress=False)
     assert len(Counting.calls) == len(tracks)
-    entries = list((tmp_cache / "features").glob("augmented-*.npz"))
+    entries = list((tmp_cache / "arrays").glob("augmented-*.npz"))
     assert len(entries) == 1
     second = augment.augmented_segments(tracks, Counting(), settings=SETTINGS, progress=False)
     assert len(Counting.calls) == len(tracks)  # loaded, not recomputed
@@ -329,7 +330,7 @@ def test_augmented_segments_are_cached(tracks, tmp_cache):
     augment.augmented_segments(tracks, Counting(db=4.0), settings=SETTINGS, progress=False)
     augment.augmented_segments(tracks, Counting(), copies=2, settings=SETTINGS, progress=False)
     augment.augmented_segments(tracks, Counting(), seed=1, settings=SETTINGS, progress=False)
-    assert len(list((tmp_cache / "features").glob("augmented-*.npz"))) == 4
+    assert len(list((tmp_cache / "arrays").glob("augmented-*.npz"))) == 4
     assert len(Counting.calls) == (1 + 1 + 2 + 1) * len(tracks)
 
 
@@ -337,7 +338,7 @@ def test_interrupted_computation_leaves_nothing(tracks, tmp_cache):
     Interrupted.calls.clear()
     with pytest.raises(KeyboardInterrupt):
         augment.augmented_segments(tracks, Interrupted(), settings=SETTINGS, progress=False)
-    folder = tmp_cache / "features"
+    folder = tmp_cache / "arrays"
     assert not list(folder.glob("augmented-*.npz")) and not list(folder.glob("*.tmp"))
 
 
@@ -349,7 +350,7 @@ def test_interrupted_write_leaves_nothing(tracks, tmp_cache, monkeypatch):
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(np, "savez", interrupted_savez)
         augment.augmented_segments(tracks, augment.Gain(db=2), settings=SETTINGS, progress=False)
-    folder = tmp_cache / "features"
+    folder = tmp_cache / "arrays"
     assert not list(folder.glob("augmented-*.npz")) and not list(folder.glob("*.tmp"))
     done = augment.augmented_segments(tracks, augment.Gain(db=2), settings=SETTINGS, progress=False)
     assert len(done["logmel"]) == 10 and len(list(folder.glob("augmented-*.npz"))) == 1
@@ -381,8 +382,8 @@ def test_augmented_dataset_adds_copies_to_the_training_side_only(tracks):
     from genre_lab.train import TrainConfig
 
     cfg = TrainConfig(epochs=1)
-    assert experiment._run_key("lenet5", data, cfg, {}, None) != \
-        experiment._run_key("lenet5", noisy, cfg, {}, None)
+    assert experiment._run_key("lenet5", data, cfg, {}, None, None) != \
+        experiment._run_key("lenet5", noisy, cfg, {}, None, None)
 
 
 def test_fewer_training_tracks_keeps_one_per_genre_and_the_held_out_sides():

@@ -11,13 +11,12 @@ import shutil
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
-from genre_lab import checkpoint, compress, config, experiment, models, train
-from genre_lab.segments import Segments
+from conftest import toy_dataset
+from genre_lab import checkpoint, compress, config, models, train
 
 # The quick profile's patch shape. (torch 2.13 on CPU can crash in the backward pass of
 # channels-last convolutions on much smaller inputs with odd batch sizes, and train.fit
@@ -78,7 +77,7 @@ def tiny_mlp(seed=0):
 def test_fine_tuning_keeps_pruned_weights_at_zero():
     X, y = toy_data()
     pruned = compress.prune_unstructured(tiny_mlp(), 0.8, permanent=False)
-    compress.fine_tune(pruned, _toy_dataset(X, y), epochs=2)
+    compress.fine_tune(pruned, toy_dataset(X, y), epochs=2)
     compress.make_permanent(pruned)
     assert compress.sparsity(pruned) == pytest.approx(0.8, abs=1e-3)
 
@@ -278,17 +277,6 @@ def test_distillation_loss_limits():
     assert torch.allclose(loss, 0.5 * by_hand + 0.5 * ce, atol=1e-6)
 
 
-def _toy_dataset(X, y, frac=(0.6, 0.2)):
-    n = len(X)
-    ids = np.array([f"t{i:03d}" for i in range(n)])
-    n_train, n_val = int(frac[0] * n), int(frac[1] * n)
-    split = ["train"] * n_train + ["val"] * n_val + ["test"] * (n - n_train - n_val)
-    tracks = pd.DataFrame({"track_id": ids, "split": split, "path": ["-"] * n,
-                           "genre": y})
-    seg = Segments(X, ids, np.asarray(y), "logmel")
-    return experiment.Dataset(tracks, {"logmel": seg}, {"toy": True}, "track")
-
-
 def test_fit_with_a_teacher_at_alpha_zero_is_plain_training():
     X, y = toy_data()
     cfg = train.TrainConfig(epochs=2, batch_size=16)
@@ -300,27 +288,6 @@ def test_fit_with_a_teacher_at_alpha_zero_is_plain_training():
     assert h_kd.val_accuracy == pytest.approx(h_plain.val_accuracy)
     for a, b in zip(plain.state_dict().values(), student.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-
-
-def test_distilled_runs_are_cached_apart_from_plain_ones(tmp_path, monkeypatch):
-    import genre_lab.cache
-
-    monkeypatch.setenv("GENRE_LAB_CACHE", str(tmp_path))
-    monkeypatch.setattr(genre_lab.cache, "fingerprint", lambda tracks: "toy")
-    X, y = toy_data()
-    data = _toy_dataset(X, y)
-    teacher = tiny_resnet()
-    cfg = train.TrainConfig(epochs=1, batch_size=16)
-    first = experiment.train_model("mlp", data, cfg, teacher=teacher, temperature=2.0,
-                                   alpha=0.7, progress=False, hidden=(16,))
-    assert len(list((tmp_path / "models").glob("mlp-*/model.pt"))) == 1
-    again = experiment.train_model("mlp", data, cfg, teacher=teacher, temperature=2.0,
-                                   alpha=0.7, progress=False, hidden=(16,))
-    np.testing.assert_array_equal(first.logits, again.logits)
-    plain = experiment.train_model("mlp", data, cfg, progress=False, hidden=(16,))
-    assert len(list((tmp_path / "models").glob("mlp-*/model.pt"))) == 2  # a separate entry
-    assert plain.name == "mlp" and first.name == "mlp (distilled)"
-    assert first.logits.shape == (len(data.side("test", "logmel")), 10)
 
 
 # ---------------------------------------------------------------------------- measurements

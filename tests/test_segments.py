@@ -13,8 +13,8 @@ import pytest
 from conftest import shared, write_tone
 from genre_lab import GENRES, audio
 from genre_lab.config import FEATURES as F
-from genre_lab.features import segments
 from genre_lab.data.gtzan import track_table
+from genre_lab.features import segments
 from genre_lab.features.segments import Segments, segment_features
 
 SR = 22050

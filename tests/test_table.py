@@ -10,8 +10,8 @@ import pytest
 
 from conftest import shared, write_tone
 from genre_lab import audio, config
-from genre_lab.features import table as ft
 from genre_lab.data import gtzan
+from genre_lab.features import table as ft
 
 SR = 22050
 

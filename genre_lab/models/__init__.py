@@ -96,13 +96,6 @@ def build(name: str, input_shapes, n_classes: int = 10, options: dict | None = N
     return Classifier(name, input_shapes, n_classes, **(options or {}), **more)
 
 
-def input_kinds(name: str) -> tuple[str, ...]:
-    """The segment kinds (``"logmel"``, ``"mfcc"``) a model reads, in order."""
-    if name not in INPUT_KINDS:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
-    return INPUT_KINDS[name]
-
-
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -110,4 +103,4 @@ def count_parameters(model: nn.Module) -> int:
 
 __all__ = ["CNN1D", "CNN64", "CRNN", "Cheng2020", "Classifier", "Fusion", "LSTMClassifier",
            "LeNet5", "MODEL_NAMES", "PixelMLP", "REGISTRY", "ResNet", "Standardize", "build",
-           "count_parameters", "input_kinds"]
+           "count_parameters"]

@@ -1,4 +1,5 @@
-"""genre-lab train / evaluate / predict, end to end, on synthetic and on real clips."""
+"""genre-lab train / evaluate / predict, end to end, on synthetic and on real clips, with
+models saved by the CLI, by a chapter (experiment) and by compression."""
 
 from __future__ import annotations
 
@@ -86,7 +87,54 @@ def test_predict_any_format_and_names_bad_files(synthetic_root, tmp_path, capsys
 
 def test_missing_model_folder(tmp_path, capsys):
     assert cli.main(["predict", str(tmp_path / "nothing"), "x.wav"]) == 2
-    assert "not a model folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing" in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_and_evaluate_any_saved_model(synthetic_root, tmp_path, capsys):
+    """A model saved by a chapter (experiment's store) and one saved by compression (a
+    pruned, shrunk, sparse file) both carry their feature settings: predict and evaluate
+    work on them as on the CLI's folder."""
+    from genre_lab import checkpoint, compress, dataset, experiment, train
+    from genre_lab.data import load_tracks
+
+    data = dataset.prepare(load_tracks(synthetic_root), split="track", progress=False)
+    run = experiment.train_model("resnet", data, train.TrainConfig(epochs=1), progress=False,
+                                 widths=(4, 8, 8, 8))
+    [chapter_file] = (tmp_path / "cache" / "models").glob("resnet-*.pt")
+    thin = compress.shrink(compress.prune_channels(run.model, 0.5))
+    compressed = checkpoint.save(thin, tmp_path / "thin.pt", settings=data.settings,
+                                 sparse=True)
+    clip = synthetic_root / "genres" / "jazz" / "jazz.00000.wav"
+    for path in (chapter_file, compressed):
+        capsys.readouterr()
+        assert cli.main(["predict", str(path), str(clip), "--json", "--top", "10"]) == 0
+        top = json.loads(capsys.readouterr().out)["top"]
+        assert sum(t["probability"] for t in top) == pytest.approx(1.0, abs=1e-5)
+        assert cli.main(["evaluate", str(path), str(synthetic_root), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["n_tracks"] == len(data.tracks)  # no test list: every track
+    # the chapter's model gives the chapter's own numbers on its test tracks
+    test_ids = set(data.tracks.track_id[data.tracks.split == "test"])
+    saved = checkpoint.load(chapter_file)
+    assert saved.settings == data.settings
+    logits = train.predict_logits(saved.model, [data.side("test", "logmel").X])
+    np.testing.assert_allclose(logits, run.logits, atol=1e-5)
+    assert len(test_ids) == run.result["n_tracks"]
+
+
+def test_a_checkpoint_from_a_newer_format_is_refused_in_one_line(synthetic_root, tmp_path,
+                                                                  capsys):
+    import torch
+
+    train(synthetic_root, tmp_path / "run")
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    saved["format"] = 99
+    torch.save(saved, tmp_path / "run" / "model.pt")
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path / "run"), str(tmp_path / "x.wav")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "format 99" in err and "model.pt" in err and len(err.splitlines()) == 1
 
 
 def test_train_and_evaluate_on_real_clips(tmp_path, capsys):

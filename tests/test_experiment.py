@@ -1,0 +1,110 @@
+"""Orchestration: cached runs, distillation, runs over seeds, comparison and best-of."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import toy_dataset
+from genre_lab import checkpoint, experiment, models, store
+from genre_lab.train import TrainConfig
+
+
+def toy_data(n=96, seed=0, shape=(16, 12)):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    X = rng.normal(size=(n, *shape)).astype(np.float32) * 3 - 40
+    X[np.arange(n), y + 3, :] += 8.0  # the class shows as a brighter band
+    return X, y
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENRE_LAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(store, "fingerprint", lambda tracks: "toy")  # no audio files here
+    return toy_dataset(*toy_data())
+
+
+CFG = TrainConfig(epochs=2, batch_size=16)
+
+
+def test_a_run_is_cached_as_a_checkpoint_and_loaded_back(data, tmp_path):
+    first = experiment.train_model("mlp", data, CFG, progress=False, hidden=(16,))
+    [path] = (tmp_path / "models").glob("mlp-*.pt")
+    saved = checkpoint.load(path)
+    assert saved.settings == data.settings and saved.train_config["epochs"] == 2
+    again = experiment.train_model("mlp", data, CFG, progress=False, hidden=(16,))
+    np.testing.assert_array_equal(first.logits, again.logits)
+    assert again.history == first.history
+    # another option, config or seed is another entry
+    experiment.train_model("mlp", data, TrainConfig(epochs=2, batch_size=16, seed=1),
+                           progress=False, hidden=(16,))
+    assert len(list((tmp_path / "models").glob("mlp-*.pt"))) == 2
+
+
+def test_a_damaged_cached_run_is_trained_again_with_a_warning(data, tmp_path):
+    first = experiment.train_model("mlp", data, CFG, progress=False, hidden=(16,))
+    [path] = (tmp_path / "models").glob("mlp-*.pt")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="training again"):
+        again = experiment.train_model("mlp", data, CFG, progress=False, hidden=(16,))
+    np.testing.assert_array_equal(first.logits, again.logits)  # same seed, same numbers
+    checkpoint.load(path)  # replaced by a good one
+
+
+def test_distilled_runs_are_cached_apart_from_plain_ones(data, tmp_path):
+    torch.manual_seed(0)
+    teacher = models.build("mlp", data.shapes(["logmel"]), hidden=(8,))
+    distill = experiment.Distillation(teacher, temperature=2.0, alpha=0.7)
+    first = experiment.train_model("mlp", data, CFG, distill=distill, progress=False,
+                                   hidden=(16,))
+    again = experiment.train_model("mlp", data, CFG, distill=distill, progress=False,
+                                   hidden=(16,))
+    np.testing.assert_array_equal(first.logits, again.logits)
+    plain = experiment.train_model("mlp", data, CFG, progress=False, hidden=(16,))
+    assert len(list((tmp_path / "models").glob("mlp-*.pt"))) == 2  # a separate entry
+    assert plain.name == "mlp" and first.name == "mlp (distilled)"
+    assert not np.array_equal(plain.logits, first.logits)
+    assert first.logits.shape == (len(data.side("test", "logmel")), 10)
+
+
+def test_default_epochs_come_from_the_dataset_profile(data):
+    run = experiment.train_model("mlp", data, progress=False, cache=False, hidden=(16,))
+    assert run.config.epochs == data.profile.epochs == 2
+    assert len(run.history.train_loss) == 2
+
+
+def test_over_seeds_and_seed_summary(data):
+    runs = experiment.over_seeds("mlp", data, CFG, seeds=[0, 1, 2], progress=False,
+                                 hidden=(16,))
+    assert [run.config.seed for run in runs] == [0, 1, 2]
+    assert all(run.config.epochs == 2 for run in runs)
+    # the data may be a function of the seed (a new split per seed)
+    made = []
+    per_seed = experiment.over_seeds("mlp", lambda seed: made.append(seed) or data,
+                                     seeds=[3, 4], progress=False, hidden=(16,))
+    assert made[-2:] == [3, 4] and len(per_seed) == 2
+    table = experiment.seed_summary({"a": runs, "b": per_seed}, reference="a")
+    assert list(table.index) == ["a", "b"] and table.loc["a", "seeds"] == 3
+    accs = [run.result["segment_accuracy"] for run in runs]
+    assert table.loc["a", "mean"] == pytest.approx(np.mean(accs))
+    assert table.loc["a", "std"] == pytest.approx(np.std(accs, ddof=1))
+    assert table.loc["a", "verdict"] == "reference"
+
+
+def test_comparison_table_and_best_of_choose_by_validation(data, monkeypatch):
+    runs = {name: experiment.train_model(name, data, CFG, progress=False)
+            for name in ("mlp", "lenet5")}
+    table = experiment.comparison_table(runs)
+    assert list(table.index) == ["mlp", "lenet5"]
+    assert table.loc["lenet5", "parameters"] == models.count_parameters(runs["lenet5"].model)
+    assert table["val acc (best)"].dtype == float and table.loc["mlp", "input"] == "logmel"
+    best = experiment.best_of(["mlp", "lenet5"], data, CFG, progress=False)
+    assert best.name == table["val acc (best)"].idxmax()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(experiment, "fit", no_training)  # the runs come from the store
+    assert experiment.best_of(["mlp", "lenet5"], data, CFG, progress=False).name == best.name
