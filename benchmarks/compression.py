@@ -37,6 +37,7 @@ Latencies are this machine's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT / ".cache" / "numba"))
     import pandas as pd
 
-    from genre_lab import compress, config, experiment, models, train
+    from genre_lab import checkpoint, compress, config, dataset, experiment, models, train
     from genre_lab.data import load_tracks
 
     start = time.perf_counter()
@@ -90,7 +91,8 @@ def main(argv=None) -> int:
     print("static int8: U8S8 (uint8 activations, int8 weights), 7-bit weights (ONNX Runtime's "
           "reduce_range), one scale per output channel, QDQ format, min/max calibration on "
           f"{args.calibration} training segments")
-    data = experiment.prepare(load_tracks(), split="track", seed=0, progress=False)
+    data = dataset.prepare(load_tracks(), split="track", seed=0, progress=False)
+    save = functools.partial(checkpoint.save, settings=data.settings)
     cfg = train.TrainConfig(epochs=profile.epochs)
     if args.model == "best":
         teacher = experiment.best_of(["lenet5", "cnn64", "cheng", "resnet"], data, cfg,
@@ -113,19 +115,18 @@ def main(argv=None) -> int:
         print(f"{stamp()} {name}", file=sys.stderr)
 
     n_params = models.count_parameters(teacher.model)
-    folder = train.save(teacher.model, work / "fp32")
-    add("fp32", teacher.model, folder / "model.pt", n_params)
+    add("fp32", teacher.model, save(teacher.model, work / "fp32.pt"), n_params)
 
     pruned = compress.prune_unstructured(teacher.model, args.sparsity, permanent=False)
     compress.fine_tune(pruned, data, epochs=1, lr=3e-4)
     compress.make_permanent(pruned)
-    path = compress.save(pruned, work / "pruned.pt", sparse=True)
+    path = save(pruned, work / "pruned.pt", sparse=True)
     add(f"pruned-{args.sparsity:.0%}", pruned, path, compress.count_nonzero(pruned))
 
     masked = compress.prune_channels(teacher.model, args.channels, permanent=False)
     compress.fine_tune(masked, data, epochs=1, lr=1e-3)
     thin = compress.shrink(masked)
-    path = compress.save(thin, work / "channels.pt")
+    path = save(thin, work / "channels.pt")
     add(f"pruned-channels-{args.channels:.0%}", thin, path, models.count_parameters(thin))
 
     fp32_onnx = compress.export_onnx(teacher.model, work / "fp32.onnx")
@@ -144,13 +145,13 @@ def main(argv=None) -> int:
 
     widths = dict(widths=tuple(args.student_widths))
     plain = experiment.train_model("resnet", data, cfg, progress=False, **widths)
-    path = compress.save(plain.model, work / "student.pt")
+    path = save(plain.model, work / "student.pt")
     n_student = models.count_parameters(plain.model)
     add("student", plain.model, path, n_student)
-    distilled = experiment.train_model("resnet", data, cfg, progress=False, teacher=teacher,
-                                       temperature=args.temperature, alpha=args.alpha,
+    distill = experiment.Distillation(teacher, temperature=args.temperature, alpha=args.alpha)
+    distilled = experiment.train_model("resnet", data, cfg, progress=False, distill=distill,
                                        **widths)
-    path = compress.save(distilled.model, work / "student-distilled.pt")
+    path = save(distilled.model, work / "student-distilled.pt")
     add("student-distilled", distilled.model, path, n_student)
     student_onnx = compress.export_onnx(distilled.model, work / "student.onnx")
     student_int8 = compress.quantize_static(student_onnx, work / "student-static-int8.onnx",

@@ -81,13 +81,6 @@ def evaluate(logits, labels, track_ids=None, *, genres=GENRES) -> dict:
     return result
 
 
-def comparison_table(results: dict[str, dict]) -> pd.DataFrame:
-    """Rows of models, columns of headline metrics, from ``{name: evaluate(...)}``."""
-    keys = ["segment_accuracy", "track_accuracy", "track_accuracy_vote"]
-    return pd.DataFrame({name: {k: r.get(k, np.nan) for k in keys} for name, r in
-                         results.items()}).T
-
-
 def seed_verdicts(means: pd.Series, stds: pd.Series, reference) -> pd.Series:
     """Compare conditions run over several seeds with the row ``reference``.
 

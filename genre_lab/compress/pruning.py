@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from .. import models
+from ..dataset import Dataset
 from ..models.cnn import BasicBlock
 from ..train import History, TrainConfig
 
@@ -153,7 +154,7 @@ def shrink(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-def fine_tune(model: models.Classifier, data, *, epochs: int = 1, lr: float = 3e-4,
+def fine_tune(model: models.Classifier, data: Dataset, *, epochs: int = 1, lr: float = 3e-4,
               progress: bool = False) -> History:
     """Train a pruned (masks on) or shrunk model a little more on the training side, with the
     course's loop (:func:`genre_lab.train.fit`: best validation epoch kept, input
@@ -163,11 +164,7 @@ def fine_tune(model: models.Classifier, data, *, epochs: int = 1, lr: float = 3e
     """
     from ..train import fit
 
-    kinds = model.kinds
-    train_x, train_y, _ = data.arrays("train", kinds)
-    val_x, val_y = (None, None)
-    if data.has_side("val"):
-        val_x, val_y, _ = data.arrays("val", kinds)
+    train_x, train_y, val_x, val_y = data.fit_arrays(model.kinds)
     cfg = TrainConfig(epochs=epochs, lr=lr, normalize=False)
     history = fit(model, train_x, train_y, val_x, val_y, cfg, progress=progress)
     return history
