@@ -8,6 +8,7 @@ import math
 import os
 import platform
 import shutil
+import time
 import warnings
 
 import numpy as np
@@ -294,9 +295,18 @@ def test_fit_with_a_teacher_at_alpha_zero_is_plain_training():
 def test_measurements_are_sane(tmp_path):
     model = tiny_resnet()
     X, y = toy_data(16)
-    ms = compress.latency_ms(model, X[:1], repeats=5, warmup=1)
-    assert 0 < ms < 5000 and math.isfinite(ms)
-    assert compress.throughput(model, X, repeats=2) > 0
+    calls = []
+
+    def slow(x):  # a predictor that takes at least 20 ms per call
+        calls.append(len(x))
+        time.sleep(0.02)
+        return np.zeros((len(x), 10), np.float32)
+
+    ms = compress.latency_ms(slow, X[:1], repeats=5, warmup=2)
+    assert calls == [1] * 7 and 20 <= ms < 1000  # warm-up calls run, then a median of 5
+    per_second = compress.throughput(slow, X, repeats=3, warmup=1)
+    assert len(X) / 1.0 < per_second <= len(X) / 0.02  # segments per second of one batch
+    assert math.isfinite(compress.latency_ms(model, X[:1], repeats=5, warmup=1))
     folder = tmp_path / "fp32"
     checkpoint.save(model, folder / "model.pt", settings=SETTINGS)
     (folder / "metrics.json").write_text("{}")  # the CLI writes one beside the model
