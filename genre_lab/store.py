@@ -189,26 +189,27 @@ def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 def _cached(path: Path, read: Callable, make: Callable, write: Callable):
     # Read a verified entry, or make it under the lock (once, across processes) and write it.
     # Returns (value, True) when read, (made value, False) when made.
-    warned = False
-    if path.is_file():
+    def attempt():  # (value,) when read; the error when unreadable; None when missing
+        if not path.is_file():
+            return None
         try:
-            return read(path), True
+            return (read(path),)
         except MemoryError:
             raise
         except Exception as err:  # noqa: BLE001 - any unreadable entry is recomputed
-            warnings.warn(f"{path}: unreadable cache entry ({_one_line(err)}); recomputing it",
-                          stacklevel=3)
-            warned = True
+            return err
+
+    first = attempt()
+    if isinstance(first, tuple):
+        return first[0], True
     with locked(path):
-        if path.is_file():  # another process may have written it while we waited
-            try:
-                return read(path), True
-            except MemoryError:
-                raise
-            except Exception as err:  # noqa: BLE001
-                if not warned:
-                    warnings.warn(f"{path}: unreadable cache entry ({_one_line(err)}); "
-                                  "recomputing it", stacklevel=3)
+        again = attempt()  # another process may have written it while we waited
+        if isinstance(again, tuple):
+            return again[0], True
+        error = again or first
+        if error is not None:
+            warnings.warn(f"{path}: unreadable cache entry ({_one_line(error)}); recomputing it",
+                          stacklevel=3)
         value = make()
         write(path, value)
     return value, False
@@ -218,7 +219,7 @@ def cached_arrays(name: str, key: Mapping,
                   compute: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Return ``compute()``'s arrays, from the store when this ``key`` was computed before.
 
-    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.segments``).
+    Notebook: 04-spectrogram-cnns onwards (through ``genre_lab.features.segments``).
 
     The entry is ``cache_dir() / "arrays" / f"{name}-{hash}.npz"`` (uncompressed
     ``np.savez``). An entry that cannot be read, or whose data fails its CRC-32, gives a

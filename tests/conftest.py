@@ -41,6 +41,14 @@ def write_tone(path: Path, *, seconds: float = 4.0, sr: int = 22050, channels: i
 
 
 @pytest.fixture
+def tmp_cache(tmp_path, monkeypatch):
+    """A fresh, empty cache folder (``GENRE_LAB_CACHE``) for one test, never the user's."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("GENRE_LAB_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
 def make_gtzan(tmp_path):
     """Build a small valid GTZAN folder: ``make_gtzan(clips=2, layout="original")``."""
 

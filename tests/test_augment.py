@@ -25,12 +25,7 @@ PROFILE = config.Profile("test", clips_per_genre=1, clip_seconds=1.0, epochs=1, 
                          features=SETTINGS)
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    """Every test gets its own cache folder, never the user's."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("GENRE_LAB_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # a fresh cache per test
 
 
 @pytest.fixture

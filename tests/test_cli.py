@@ -21,8 +21,7 @@ def synthetic_root(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENRE_LAB_CACHE", str(tmp_path / "cache"))
+def quick_profile_private_cache(tmp_cache, monkeypatch):
     monkeypatch.setenv("GENRE_LAB_PROFILE", "quick")
 
 

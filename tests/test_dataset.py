@@ -18,9 +18,7 @@ def tracks(tmp_path_factory):
     return track_table(root)
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GENRE_LAB_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # a fresh cache per test
 
 
 def test_track_split_keeps_tracks_whole_and_uses_the_profile(tracks):

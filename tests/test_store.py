@@ -14,13 +14,7 @@ import pytest
 
 from genre_lab import store
 
-
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    """Every test gets its own cache folder, never the user's."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("GENRE_LAB_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # a fresh cache per test
 
 
 def leftovers(folder):

@@ -28,10 +28,9 @@ def tone_tracks(folder, specs):
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def cache(tmp_cache):
     """A fresh, empty cache folder (GENRE_LAB_CACHE)."""
-    monkeypatch.setenv("GENRE_LAB_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+    return tmp_cache
 
 
 # ---- schema -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The course's models, by name.
 
-Torch models take the arrays of :class:`genre_lab.segments.Segments` as they are:
+Torch models take the arrays of :class:`genre_lab.features.segments.Segments` as they are:
 log-mel patches ``(batch, n_mels, frames)`` or MFCC sequences ``(batch, n_mfcc, frames)``.
 :func:`build` wraps a network in a :class:`Classifier` that standardises each input with
 statistics fitted on the training split, so a saved model carries its own normalisation.
