@@ -27,6 +27,9 @@ from pathlib import Path
 def _synth(args) -> int:
     from .data import synth
 
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"{args.out}: exists and is not a folder")
+
     table = synth.generate(args.out, clips_per_genre=args.clips_per_genre, seconds=args.seconds,
                            seed=args.seed, progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {len(table)} clips to {Path(args.out) / 'genres'} "
@@ -50,6 +53,9 @@ def _features(args) -> int:
     from .data import load_tracks
     from .features.table import feature_table, write_csv
 
+    if args.out.is_dir():
+        raise ValueError(f"{args.out}: is a folder; --out takes a file name, e.g. "
+                         f"{args.out / 'features_30_sec.csv'}")
     tracks = load_tracks(args.root, profile="full")  # every clip, whatever the profile
     table = feature_table(tracks, seconds=args.seconds, progress=not args.quiet)
     write_csv(table, args.out)
@@ -61,6 +67,13 @@ def _train(args) -> int:
     from . import checkpoint, config, dataset, experiment, models, train
     from .data import load_tracks
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder (--out takes a folder)")
+    if (out / "model.pt").exists() and not args.overwrite:
+        raise FileExistsError(f"{out / 'model.pt'}: a model is already there; choose another "
+                              "--out or add --overwrite")
+    out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails now, not later
     profile = config.get_profile(args.profile)
     tracks = load_tracks(args.root, profile=profile.name)
     data = dataset.prepare(tracks, split=args.split, seed=args.seed, profile=profile,
@@ -74,7 +87,6 @@ def _train(args) -> int:
                           test_tracks=list(test.track_id)),
                 test={k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
                                                  "track_accuracy_vote", "n_tracks")})
-    out = Path(args.out)
     saved = checkpoint.save(run.model, out / "model.pt", settings=data.settings,
                             history=run.history, train_config=cfg, info=info)
     # A readable copy of what the checkpoint says; evaluate and predict read the checkpoint.
@@ -131,6 +143,10 @@ def _evaluate(args) -> int:
     return 0
 
 
+#: Below this peak amplitude (-80 dBFS, under 16-bit dither) a file holds no music to classify.
+SILENCE = 1e-4
+
+
 def _predict(args) -> int:
     import numpy as np
 
@@ -144,9 +160,12 @@ def _predict(args) -> int:
     for file in args.files:
         try:
             y = audio.load(file, sr=saved.settings.sample_rate)
+            if np.max(np.abs(y)) < SILENCE:
+                raise audio.AudioError(file, "no signal: the audio is silent (after mixing "
+                                             "the channels to mono)")
             feats = signal_features(y, saved.settings)
         except (audio.AudioError, FileNotFoundError) as err:
-            print(f"{file}: error: {err}", file=sys.stderr)
+            print(f"error: {err}", file=sys.stderr)  # the message names the file
             failed += 1
             continue
         logits = predict_logits(model, [feats[k] for k in model.kinds]).mean(axis=0)
@@ -185,17 +204,35 @@ def _fetch(args) -> int:
     return 0
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` greater than zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and the tests)."""
     parser = argparse.ArgumentParser(
         prog="genre-lab",
         description="Tools of the genre-lab course on music genre classification.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("synth", help="generate the synthetic mini-GTZAN in GTZAN's layout")
     p.add_argument("out", type=Path, help="output folder (gets genres/<genre>/*.wav)")
-    p.add_argument("--clips-per-genre", type=int, default=100, metavar="N")
-    p.add_argument("--seconds", type=float, default=30.0, metavar="S", help="clip length")
+    p.add_argument("--clips-per-genre", type=_positive(int), default=100, metavar="N")
+    p.add_argument("--seconds", type=_positive(float), default=30.0, metavar="S",
+                   help="clip length")
     p.add_argument("--seed", type=int, default=0, metavar="K")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the clips of an earlier run in OUT")
@@ -209,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="write the Kaggle feature table (features_30_sec.csv)")
     p.add_argument("root", type=Path, help="GTZAN folder")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
-    p.add_argument("--seconds", type=float, default=None,
+    p.add_argument("--seconds", type=_positive(float), default=None,
                    help="slice length (3 writes the features_3_sec.csv variant)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_features)
@@ -220,14 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, help="GTZAN folder (or a synthetic one)")
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
-    p.add_argument("--epochs", type=int, default=None, help="default: the profile's")
+    p.add_argument("--epochs", type=_positive(int), default=None,
+                   help="default: the profile's")
     p.add_argument("--split", default="track", choices=["track", "artist", "filtered"])
     p.add_argument("--split-folder", type=Path, default=None,
                    help="folder with the filtered split lists (default: fetched ones)")
     p.add_argument("--seed", type=int, default=0, metavar="K")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=None, help="early stopping patience")
+    p.add_argument("--batch-size", type=_positive(int), default=32)
+    p.add_argument("--lr", type=_positive(float), default=1e-3)
+    p.add_argument("--patience", type=_positive(int), default=None,
+                   help="early stopping patience")
+    p.add_argument("--overwrite", action="store_true", help="replace a model already in DIR")
     p.add_argument("--profile", default=None, choices=["quick", "standard", "full"],
                    help="default: GENRE_LAB_PROFILE or quick")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -256,19 +296,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", type=Path, metavar="MODEL",
                    help="a checkpoint file, or a folder holding model.pt")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
-    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--top", type=_positive(int), default=3)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(func=_predict)
     return parser
 
 
+def _message(err: BaseException) -> str:
+    # One line: an OSError names its file; multi-line messages are joined.
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = str(err) or type(err).__name__
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``genre-lab`` console script."""
+    """Entry point of the ``genre-lab`` console script: every expected error (bad input, a
+    missing or damaged file, no network) is one line on stderr and exit status 2; with
+    ``--debug`` the traceback is shown instead."""
+    from .data.fetch import FetchError
+    from .data.gtzan import GTZANError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, GTZANError, FetchError) as err:  # AudioError, CheckpointError
+        if args.debug:                                              # are ValueErrors
+            raise
+        print(f"error: {_message(err)}", file=sys.stderr)
         return 2
 
 

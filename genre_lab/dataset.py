@@ -114,6 +114,10 @@ def prepare(tracks: pd.DataFrame, *, split: str = "track", seed: int = config.SE
         split_options: e.g. ``val=0.25, test=0.25`` for the track and segment splits.
     """
     profile = config.get_profile(profile)
+    genres = sorted(set(tracks["genre"]))
+    if len(genres) < 2:
+        raise ValueError(f"a classifier needs clips of at least two genres; these tracks have "
+                         f"{len(genres)} ({', '.join(genres) or 'none'})")
     if split == "segment":
         segments = segment_features(tracks, profile.features, progress=progress)
         labels = segments["logmel"].label

@@ -150,3 +150,110 @@ def test_train_and_evaluate_on_real_clips(tmp_path, capsys):
     trained = json.loads((tmp_path / "real" / "metrics.json").read_text())["test"]
     for key in ("segment_accuracy", "track_accuracy", "track_accuracy_vote"):
         assert result[key] == pytest.approx(trained[key], abs=1e-9), key
+
+
+# ------------------------------------------------------------- bad input: one line, no loss
+def one_line_error(capsys, fragment):
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "ROOT", "--model", "cnn1d", "--out", "o", "--epochs", "0"], "greater than 0"),
+    (["train", "ROOT", "--model", "cnn1d", "--out", "o", "--epochs", "-1"], "greater than 0"),
+    (["predict", "m", "x.wav", "--top", "0"], "greater than 0"),
+    (["synth", "o", "--seconds", "nan"], "greater than 0"),
+])
+def test_numbers_must_be_positive(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_train_refuses_to_overwrite_a_model_or_write_into_a_file(synthetic_root, tmp_path,
+                                                                  capsys, monkeypatch):
+    from genre_lab import experiment
+
+    assert train(synthetic_root, tmp_path / "run") == 0
+    before = (tmp_path / "run" / "model.pt").read_bytes()
+    capsys.readouterr()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+
+    with monkeypatch.context() as m:
+        m.setattr(experiment, "train_model", no_training)
+        assert train(synthetic_root, tmp_path / "run") == 2
+        one_line_error(capsys, "--overwrite")
+        (tmp_path / "file").write_text("x")
+        assert train(synthetic_root, tmp_path / "file") == 2
+        one_line_error(capsys, "not a folder")
+    assert (tmp_path / "run" / "model.pt").read_bytes() == before  # nothing lost
+    assert train(synthetic_root, tmp_path / "run", "--overwrite") == 0
+
+
+def test_one_genre_is_not_a_classification_task(synthetic_root, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "one"
+    shutil.copytree(synthetic_root / "genres" / "rock", root / "genres" / "rock")
+    assert train(root, tmp_path / "run") == 2
+    one_line_error(capsys, "at least two genres")
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "features", "evaluate"])
+@pytest.mark.parametrize("root", ["missing", "empty"])
+def test_missing_or_empty_root(command, root, synthetic_root, tmp_path, capsys):
+    folder = tmp_path / root
+    if root == "empty":
+        folder.mkdir()
+    argv = {"train": ["train", str(folder), "--model", "cnn1d", "--out", str(tmp_path / "o")],
+            "features": ["features", str(folder), "--out", str(tmp_path / "f.csv")],
+            "evaluate": ["evaluate", str(tmp_path / "run"), str(folder)]}[command]
+    if command == "evaluate":
+        assert train(synthetic_root, tmp_path / "run") == 0
+        capsys.readouterr()
+    assert cli.main(argv) == 2
+    one_line_error(capsys, str(folder))
+
+
+def test_features_out_folder_and_synth_out_file(synthetic_root, tmp_path, capsys):
+    assert cli.main(["features", str(synthetic_root), "--out", str(tmp_path)]) == 2
+    one_line_error(capsys, "is a folder")
+    (tmp_path / "taken").write_text("x")
+    assert cli.main(["synth", str(tmp_path / "taken"), "--clips-per-genre", "1"]) == 2
+    one_line_error(capsys, "not a folder")
+
+
+def test_invalid_metadata_csv_is_named(synthetic_root, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(synthetic_root, root)
+    (root / "metadata.csv").write_bytes(b'track_id,artist\n"unclosed,\x00\xff\n')
+    assert cli.main(["features", str(root), "--out", str(tmp_path / "f.csv"), "--quiet"]) == 2
+    one_line_error(capsys, "metadata.csv")
+
+
+def test_predict_silence_folders_and_debug(synthetic_root, tmp_path, capsys):
+    import soundfile as sf
+
+    train(synthetic_root, tmp_path / "run")
+    sr = 22050
+    t = np.arange(4 * sr) / sr
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    sf.write(tmp_path / "silence.wav", np.zeros(4 * sr), sr)
+    sf.write(tmp_path / "cancels.wav", np.stack([tone, -tone], axis=1), sr)  # L = -R
+    capsys.readouterr()
+    for name in ("silence.wav", "cancels.wav"):
+        assert cli.main(["predict", str(tmp_path / "run"), str(tmp_path / name)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and "no signal" in err and name in err
+    assert cli.main(["predict", str(tmp_path / "run"), str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert str(tmp_path) in err and len(err.strip().splitlines()) == 2  # the file, the count
+    with pytest.raises(FileNotFoundError):  # --debug: the traceback, for a bug report
+        cli.main(["--debug", "predict", str(tmp_path / "nothing"), "x.wav"])

@@ -204,3 +204,33 @@ def test_check_cli_on_clean_folder_exits_0(make_gtzan, capsys):
 def test_check_cli_on_wrong_root(tmp_path, capsys):
     assert cli.main(["check", str(tmp_path / "nope")]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_links_and_unreadable_entries_are_skipped_and_reported(make_gtzan, monkeypatch, capsys):
+    root = make_gtzan()
+    jazz = root / "genres" / "jazz"
+    (jazz / "jazz.00007.wav").symlink_to(jazz / "jazz.00007.wav")       # a link to itself
+    (jazz / "jazz.00008.wav").symlink_to(root / "gone.wav")             # dangling
+    (jazz / "jazz.00009.wav").symlink_to(jazz / "jazz.00000.wav")       # a good link: used
+    locked = root / "genres" / "rock" / "rock.00005.wav"
+    locked.write_bytes((root / "genres" / "rock" / "rock.00000.wav").read_bytes())
+    real_info = gtzan.sf.info
+
+    def info(path, *args, **kwargs):  # tests run as root: simulate a file we may not read
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_info(path, *args, **kwargs)
+
+    monkeypatch.setattr(gtzan.sf, "info", info)
+    gtzan._inspect_cached.cache_clear()
+    report = gtzan.scan(root)
+    reasons = {p.path.name: p.reason for p in report.skipped}
+    assert "symbolic links" in reasons["jazz.00007.wav"]
+    assert "No such file" in reasons["jazz.00008.wav"]
+    assert "Permission denied" in reasons["rock.00005.wav"]
+    assert "jazz.00009" in set(report.tracks.track_id) and len(report.tracks) == 21
+    # the commands that read a data folder go on, with one warning
+    with pytest.warns(gtzan.BadAudioWarning, match="3 problem"):
+        assert len(gtzan.track_table(root)) == 21
+    assert cli.main(["check", str(root)]) == 1
+    assert "rock.00005.wav: cannot read the file (Permission denied)" in capsys.readouterr().out

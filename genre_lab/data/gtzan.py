@@ -161,7 +161,8 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, min_seconds: float):
     try:
         info = sf.info(path)
     except (sf.LibsndfileError, RuntimeError) as err:
-        head = p.read_bytes()[:4]
+        with open(p, "rb") as f:
+            head = f.read(4)
         if p.suffix.lower() == ".wav" and head not in (b"RIFF", b"RIFX", b"RF64"):
             return None, f"not a RIFF/WAV file (starts with {head!r}); cannot decode", None
         return None, f"cannot decode audio ({err})", None
@@ -209,10 +210,19 @@ def _artists(root: Path, genre_dir: Path) -> dict[str, str]:
     # The synthetic set (and any user who adds one) keeps artists in metadata.csv.
     for candidate in (root / "metadata.csv", genre_dir.parent / "metadata.csv"):
         if candidate.is_file():
-            meta = pd.read_csv(candidate, usecols=lambda c: c in ("track_id", "artist"))
+            try:
+                meta = pd.read_csv(candidate, usecols=lambda c: c in ("track_id", "artist"))
+            except (ValueError, OSError, UnicodeDecodeError) as err:  # pandas' parser errors
+                raise GTZANError(f"{candidate}: cannot read it as a CSV table "
+                                 f"({str(err).splitlines()[0] if str(err) else err!r})") from None
             if {"track_id", "artist"} <= set(meta.columns):
                 return dict(zip(meta.track_id, meta.artist, strict=True))
     return {}
+
+
+def _reason(err: OSError) -> str:
+    # "Too many levels of symbolic links", "No such file or directory" (a dangling link), ...
+    return err.strerror or type(err).__name__
 
 
 def scan(root, *, min_seconds: float = MIN_SECONDS) -> Report:
@@ -230,11 +240,16 @@ def scan(root, *, min_seconds: float = MIN_SECONDS) -> Report:
     for folder in sorted(p for p in genre_dir.iterdir() if p.is_dir()):
         if folder.name.startswith("."):
             continue
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as err:  # an unreadable folder: skipped and reported like a bad file
+            skipped.append(Problem(folder, f"cannot list the folder ({_reason(err)})"))
+            continue
         if folder.name not in GENRES:
-            n = sum(1 for f in folder.iterdir() if f.suffix.lower() in AUDIO_SUFFIXES)
+            n = sum(1 for f in entries if f.suffix.lower() in AUDIO_SUFFIXES)
             unknown.append(Problem(folder, f"unknown genre folder ({n} audio files skipped)"))
             continue
-        for path in sorted(folder.iterdir()):
+        for path in entries:
             if path.name.startswith(".") or path.is_dir():
                 continue
             if path.suffix.lower() not in AUDIO_SUFFIXES:
@@ -254,7 +269,10 @@ def scan(root, *, min_seconds: float = MIN_SECONDS) -> Report:
                 skipped.append(Problem(path, f"duplicate track id {track_id} (kept "
                                              f"{seen[track_id].name})"))
                 continue
-            meta, bad, note = inspect_file(path, min_seconds=min_seconds)
+            try:
+                meta, bad, note = inspect_file(path, min_seconds=min_seconds)
+            except OSError as err:  # a dangling link, a link loop, no read permission
+                meta, bad, note = None, f"cannot read the file ({_reason(err)})", None
             if bad:
                 skipped.append(Problem(path, bad))
                 continue
