@@ -8,17 +8,24 @@ files resume where an interrupted download stopped (HTTP range requests).
   repositories (byte-identical copies).
 * The original GTZAN archive ``genres.tar.gz`` (1.2 GB, .au files), whose home at
   ``opihi.cs.uvic.ca`` is often down: the registry adds the Internet Archive's copy, and a
-  user can name an archive already on disk or another mirror.
+  user can name an archive already on disk or another mirror. It is unpacked and checked in
+  a temporary folder and only then swapped in: a failed fetch never harms an earlier one.
+
+Every failure is a one-line ``FetchError`` that names the file.
 
 Notebook: 08-evaluation (the filtered split); the instructor guide (real data).
 """
 
 from __future__ import annotations
 
+import lzma
 import os
+import re
 import shutil
 import tarfile
+import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,22 +111,35 @@ def download(entry: Entry, dest, *, urls=None, sha256: str | None = None,
     """Download ``entry`` into ``dest`` (resumable), verified by its sha256; mirrors are tried
     in order. A file already there with the right hash is not downloaded again.
 
+    A file without a known sha256 is never trusted from an earlier run: it is downloaded
+    afresh every time (no reuse, no resuming of a ``.part``), because nothing can tell
+    whether the copy on disk is complete and the one the URL serves (a cut download or a
+    mirror's error page looks just like an archive). pooch logs the sha256 of such a
+    download; pass it (``--sha256``) to have the file verified and reused.
+
     Args:
         urls: override the entry's URLs (e.g. a mirror).
         sha256: override the entry's hash (None keeps it; a user-named URL without a hash is
             downloaded unverified, and the log says so).
 
     Raises:
-        FetchError: every URL failed or gave a file with the wrong hash.
+        FetchError: ``dest`` is not a writable folder, or every URL failed or gave a file
+            with the wrong hash (one message, one line).
     """
     import requests
 
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    dest = _writable_folder(dest)
     known = sha256 or entry.sha256
+    part = dest / (entry.fname + ".part")
+    if not known:  # unverifiable: never reuse an earlier run's file or partial file
+        for stale in (dest / entry.fname, part):
+            try:
+                stale.unlink(missing_ok=True)
+            except OSError as err:
+                raise FetchError(f"{stale}: cannot remove the unverified earlier download "
+                                 f"({err})") from None
     errors = []
     for url in urls or entry.urls:
-        part = dest / (entry.fname + ".part")
         try:
             path = pooch.retrieve(url, known_hash=f"sha256:{known}" if known else None,
                                   fname=entry.fname, path=dest,
@@ -127,16 +147,49 @@ def download(entry: Entry, dest, *, urls=None, sha256: str | None = None,
             return Path(path)
         except ValueError as err:  # hash mismatch: pooch kept nothing; drop the partial too
             part.unlink(missing_ok=True)
-            errors.append(f"{url}: {err}")
+            errors.append(f"{url}: {_one_line(err)}")
+        except requests.ConnectionError:
+            errors.append(f"{url}: cannot connect")
+        except requests.Timeout:
+            errors.append(f"{url}: timed out")
         except (requests.RequestException, OSError) as err:
-            errors.append(f"{url}: {type(err).__name__}: {err}")
-    raise FetchError(f"could not fetch {entry.fname}:\n  " + "\n  ".join(errors))
+            errors.append(f"{url}: {type(err).__name__}: {_one_line(err)}")
+    raise FetchError(f"could not fetch {entry.fname}: " + "; ".join(errors))
+
+
+def _one_line(err) -> str:
+    return " ".join(str(err).split())
+
+
+def _writable_folder(dest) -> Path:
+    """``dest`` as a folder this process may write in, created if need be.
+
+    Raises:
+        FetchError: ``dest`` (or a folder above it) is a file, or is not writable.
+    """
+    dest = Path(dest).expanduser()
+    existing = dest
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise FetchError(f"{existing}: not a folder (the destination must be a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FetchError(f"{existing}: not writable")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # PermissionError, a read-only file system, ...
+        raise FetchError(f"{dest}: cannot create the folder ({_one_line(err)})") from None
+    return dest
 
 
 def fetch_splits(dest=None, *, progressbar: bool = False) -> Path:
     """Download the three fault-filtered split lists; returns their folder.
 
     Default folder: ``cache_dir()/splits``.
+
+    Raises:
+        FetchError: a list cannot be downloaded (offline, every mirror down) or ``dest`` is
+            not a writable folder; one message, one line.
     """
     dest = Path(dest) if dest else config.cache_dir() / "splits"
     for entry in SPLITS.values():
@@ -157,45 +210,100 @@ def split_lists_folder() -> Path:
     try:
         return fetch_splits(folder)
     except FetchError as err:
-        raise FetchError(f"{err}\nthe filtered split lists are not cached; run "
+        raise FetchError(f"{err}; the filtered split lists are not cached: run "
                          "`genre-lab fetch splits` once online, or give a folder that holds "
                          "them (--split-folder)") from None
 
 
+_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error,
+                   lzma.LZMAError, OSError, RuntimeError, NotImplementedError, ValueError)
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_member(archive: Path, name: str) -> None:
+    """Refuse a member that would land outside the destination (absolute, or with ``..``)."""
+    path = name.replace("\\", "/")
+    if path.startswith("/") or _DRIVE.match(path):
+        raise FetchError(f"{archive}: refused member {name!r}: absolute path")
+    if ".." in path.split("/"):
+        raise FetchError(f"{archive}: refused member {name!r}: '..' in the path")
+
+
 def extract(archive, dest) -> Path:
-    """Unpack a GTZAN archive (.tar.gz as published, or the Kaggle .zip) into ``dest``."""
+    """Unpack a GTZAN archive (.tar.gz as published, or the Kaggle .zip) into ``dest``.
+
+    Members with an absolute path or a ``..`` component are refused (zip: before anything is
+    written; tar: when reached, as tarfile's ``data`` filter also refuses links out of
+    ``dest`` and special files). On an error ``dest`` may hold part of the archive:
+    ``fetch_gtzan`` therefore extracts into a temporary folder.
+
+    Raises:
+        FetchError: not a tar or zip archive, truncated or corrupt, or an unsafe member; the
+            message names the archive (and the member).
+    """
     archive, dest = Path(archive), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(dest)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as t:
-            t.extractall(dest, filter="data")  # refuses absolute paths and links out of dest
-    else:
-        raise FetchError(f"{archive}: neither a tar nor a zip archive")
+
+    def member_filter(member, path):
+        _check_member(archive, member.name)
+        return tarfile.data_filter(member, path)  # refuses links out of dest, devices, ...
+
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as z:
+                for name in z.namelist():
+                    _check_member(archive, name)
+                z.extractall(dest)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as t:
+                t.extractall(dest, filter=member_filter)
+        else:
+            raise FetchError(f"{archive}: neither a tar nor a zip archive (or cut short)")
+    except FetchError:
+        raise
+    except tarfile.FilterError as err:
+        raise FetchError(f"{archive}: refused member {err.tarinfo.name!r}: "
+                         f"{_one_line(err)}") from None
+    except _ARCHIVE_ERRORS as err:
+        raise FetchError(f"{archive}: cannot unpack, truncated or corrupt archive "
+                         f"({type(err).__name__}: {_one_line(err)})") from None
     return dest
 
 
 def convert_au(root, *, progress: bool = True) -> int:
     """Convert every ``.au`` clip below ``root`` into a 16-bit ``.wav`` beside it and remove
-    the ``.au`` (the Kaggle copy's format); returns the number converted."""
+    the ``.au`` (the Kaggle copy's format); returns the number converted.
+
+    A clip that cannot be decoded is left as it is (``gtzan.scan`` reports it as skipped).
+    """
     import soundfile as sf
     from tqdm.auto import tqdm
 
     files = sorted(Path(root).rglob("*.au"))
+    done = 0
     for au in tqdm(files, desc="au -> wav", unit="clip", disable=not progress):
-        data, rate = sf.read(str(au), dtype="int16")
+        try:
+            data, rate = sf.read(str(au), dtype="int16")
+        except (sf.LibsndfileError, RuntimeError):
+            continue
         tmp = au.with_suffix(".wav.tmp")
         sf.write(str(tmp), data, rate, subtype="PCM_16", format="WAV")
         os.replace(tmp, au.with_suffix(".wav"))
         au.unlink()
-    return len(files)
+        done += 1
+    return done
 
 
 def fetch_gtzan(dest, *, archive=None, url=None, sha256: str | None = None,
                 convert: bool = True, progressbar: bool = True) -> Path:
     """Get GTZAN into ``dest`` and return the folder to set as ``GENRE_LAB_DATA``.
+
+    The archive is unpacked into a temporary folder inside ``dest``, its ``.au`` clips are
+    converted there, and it is checked (a GTZAN layout with usable clips in each of the 10
+    genre folders); only then does it replace ``dest/gtzan``: the earlier folder is moved
+    aside, the new one moved in, and the earlier one removed. On any failure the temporary
+    folder is removed and ``dest/gtzan`` is as it was. A file downloaded without a sha256
+    is removed when the fetch fails (it is never reused anyway: see ``download``).
 
     Args:
         dest: where the archive and the clips go.
@@ -204,8 +312,18 @@ def fetch_gtzan(dest, *, archive=None, url=None, sha256: str | None = None,
         url: a mirror to download from instead of the registry's URLs.
         sha256: the expected hash of ``archive`` or ``url``'s file.
         convert: turn ``.au`` clips into ``.wav``.
+
+    Raises:
+        FetchError: ``dest`` is not a writable folder (checked before any download), the
+            archive cannot be had or verified, is truncated or corrupt, holds an unsafe
+            member, or is not a complete GTZAN; one line that names the file.
     """
     dest = Path(dest)
+    _writable_folder(dest)
+    root = dest / "gtzan"
+    if root.exists() and not root.is_dir():
+        raise FetchError(f"{root}: exists and is not a folder")
+    unverified = None
     if archive is not None:
         archive = Path(archive)
         if not archive.is_file():
@@ -217,10 +335,77 @@ def fetch_gtzan(dest, *, archive=None, url=None, sha256: str | None = None,
     else:
         entry = GTZAN if url is None else Entry(Path(url).name or GTZAN.fname, (url,), sha256)
         archive = download(entry, dest, sha256=sha256 if url else None, progressbar=progressbar)
-    root = dest / "gtzan"
-    if root.exists():
-        shutil.rmtree(root)
-    extract(archive, root)
-    if convert:
-        convert_au(root, progress=progressbar)
+        if not entry.sha256:
+            unverified = archive
+    try:
+        new = Path(tempfile.mkdtemp(prefix=".gtzan-new-", dir=dest))
+    except OSError as err:
+        raise FetchError(f"{dest}: cannot create a folder there ({_one_line(err)})") from None
+    try:
+        extract(archive, new)
+        if convert:
+            convert_au(new, progress=progressbar)
+        _check_complete(archive, new)
+        _swap_in(new, root)
+    except BaseException as err:
+        shutil.rmtree(new, ignore_errors=True)
+        if unverified is not None:
+            unverified.unlink(missing_ok=True)
+        if isinstance(err, OSError | RuntimeError) and not isinstance(err, FetchError):
+            raise FetchError(f"{archive}: {type(err).__name__}: {_one_line(err)}") from None
+        raise
     return root
+
+
+def _check_complete(archive: Path, folder: Path) -> None:
+    """Raise FetchError unless ``folder`` (what ``archive`` unpacked into) is a GTZAN layout
+    with at least one usable clip in every genre folder."""
+    from .. import GENRES
+    from . import gtzan
+
+    try:
+        report = gtzan.scan(folder)
+    except gtzan.GTZANError as err:
+        where = os.path.abspath(folder)
+        text = _one_line(err)
+        for form in {str(Path(where).resolve()), where}:
+            text = text.replace(form + os.sep, "").replace(form, ".")
+        raise FetchError(f"{archive}: not a GTZAN archive ({text.removeprefix('.: ')})"
+                         ) from None
+    with_clips = set(report.tracks.genre)
+    empty = [g for g in GENRES if g not in with_clips and g not in report.missing_genres]
+    what = []
+    if report.missing_genres:
+        what.append("no folder for " + ", ".join(report.missing_genres))
+    if empty:
+        what.append("no usable clip in " + ", ".join(empty))
+    if what:
+        raise FetchError(f"{archive}: not a complete GTZAN archive ({'; '.join(what)})")
+
+
+def _swap_in(new: Path, root: Path) -> None:
+    """Put folder ``new`` at ``root`` (same file system); an earlier ``root`` is moved aside
+    first and put back if the move fails, then removed."""
+    if not root.exists():
+        os.rename(new, root)
+        return
+    holder = Path(tempfile.mkdtemp(prefix=".gtzan-old-", dir=root.parent))
+    old = holder / root.name
+    try:
+        os.rename(root, old)
+    except OSError as err:
+        holder.rmdir()
+        raise FetchError(f"{root}: cannot move the earlier copy aside ({_one_line(err)}); "
+                         "it is unchanged") from None
+    try:
+        os.rename(new, root)
+    except OSError as err:
+        try:
+            os.rename(old, root)
+        except OSError:
+            raise FetchError(f"{root}: cannot move the new copy in ({_one_line(err)}); the "
+                             f"earlier copy is kept in {old}") from None
+        holder.rmdir()
+        raise FetchError(f"{root}: cannot move the new copy in ({_one_line(err)}); the "
+                         "earlier copy is unchanged") from None
+    shutil.rmtree(holder, ignore_errors=True)
