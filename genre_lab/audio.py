@@ -71,16 +71,31 @@ def load(path, *, sr: int = SAMPLE_RATE, offset: float = 0.0, duration: float | 
         start = int(round(offset * native_sr))
         frames = -1 if duration is None else int(round(duration * native_sr))
         blocksize = int(round(_LOAD_BLOCK_SECONDS * native_sr))
-        blocks = [_mono(path, b) for b in source.blocks(blocksize, start=start, frames=frames)]
-    y = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    del blocks
+        blocks = (_mono(path, b) for b in source.blocks(blocksize, start=start, frames=frames))
+        y = _join(blocks, source.frames_left(start, frames))
     if y.size == 0:
         raise AudioError(path, "no audio samples")
     if native_sr != sr:
         import librosa
 
-        y = librosa.resample(y=y, orig_sr=native_sr, target_sr=sr).astype(np.float32)
+        y = librosa.resample(y=y, orig_sr=native_sr, target_sr=sr).astype(np.float32, copy=False)
     return y
+
+
+def _join(blocks, n: int | None) -> np.ndarray:
+    """Concatenate 1-D float32 blocks; into one array allocated up front when their total
+    length ``n`` is known (no list of blocks beside the result)."""
+    if n is None:
+        parts = list(blocks)
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    y = np.empty(n, np.float32)
+    filled = 0
+    for b in blocks:
+        if filled + len(b) > len(y):  # more than the header said: grow
+            y = np.concatenate([y[:filled], np.empty(filled + len(b) - len(y), np.float32)])
+        y[filled:filled + len(b)] = b
+        filled += len(b)
+    return y[:filled]
 
 
 def stream(path, *, sr: int = SAMPLE_RATE, block_seconds: float = 30.0) -> Iterator[np.ndarray]:
@@ -279,6 +294,10 @@ class _SndfileSource:
     def __init__(self, path: Path, f: sf.SoundFile):
         self.path, self.file, self.samplerate = path, f, f.samplerate
 
+    def frames_left(self, start: int, frames: int) -> int:
+        left = max(0, self.file.frames - start)
+        return left if frames < 0 else min(left, frames)
+
     def blocks(self, blocksize: int, *, start: int = 0, frames: int = -1):
         try:
             if start:
@@ -316,6 +335,9 @@ class _AVSource:
     def __init__(self, path: Path, container, stream):
         self.path, self.container, self.stream = path, container, stream
         self.samplerate = stream.codec_context.sample_rate
+
+    def frames_left(self, start: int, frames: int) -> None:
+        return None  # not known before decoding
 
     def _frames(self):
         """Decoded frames as (frames, channels) float32 at ``samplerate``."""
