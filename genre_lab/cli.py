@@ -149,26 +149,36 @@ SILENCE = 1e-4
 
 def _predict(args) -> int:
     import numpy as np
+    import torch
 
     from . import audio, checkpoint
-    from .features.segments import signal_features
+    from .features.frontend import FeatureExtractor
     from .train import predict_logits
 
     saved = checkpoint.load(args.model_dir)
-    model, labels = saved.model, saved.labels
+    model, labels, settings = saved.model, saved.labels, saved.settings
+    extract = FeatureExtractor(settings)
     failed = 0
     for file in args.files:
+        # Batches of segments straight from the file: memory stays flat on an hour of audio.
+        total, count, peak = 0.0, 0, 0.0
         try:
-            y = audio.load(file, sr=saved.settings.sample_rate)
-            if np.max(np.abs(y)) < SILENCE:
+            for batch in audio.stream_segments(file, sr=settings.sample_rate,
+                                               seconds=settings.segment_seconds):
+                peak = max(peak, float(np.abs(batch).max()))
+                with torch.no_grad():
+                    logmel, mfcc = extract(torch.from_numpy(batch))
+                inputs = {"logmel": logmel.numpy(), "mfcc": mfcc.numpy()}
+                total = total + predict_logits(model, [inputs[k] for k in model.kinds]).sum(0)
+                count += len(batch)
+            if peak < SILENCE:
                 raise audio.AudioError(file, "no signal: the audio is silent (after mixing "
                                              "the channels to mono)")
-            feats = signal_features(y, saved.settings)
         except (audio.AudioError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)  # the message names the file
             failed += 1
             continue
-        logits = predict_logits(model, [feats[k] for k in model.kinds]).mean(axis=0)
+        logits = total / count  # the mean over segments, as evaluate pools a track
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         top = np.argsort(probs)[::-1][: args.top]

@@ -199,7 +199,8 @@ def test_one_genre_is_not_a_classification_task(synthetic_root, tmp_path, capsys
 
     root = tmp_path / "one"
     shutil.copytree(synthetic_root / "genres" / "rock", root / "genres" / "rock")
-    assert train(root, tmp_path / "run") == 2
+    with pytest.warns(UserWarning, match="missing genre folder"):
+        assert train(root, tmp_path / "run") == 2
     one_line_error(capsys, "at least two genres")
     assert not (tmp_path / "run" / "model.pt").exists()
 
@@ -257,3 +258,31 @@ def test_predict_silence_folders_and_debug(synthetic_root, tmp_path, capsys):
     assert str(tmp_path) in err and len(err.strip().splitlines()) == 2  # the file, the count
     with pytest.raises(FileNotFoundError):  # --debug: the traceback, for a bug report
         cli.main(["--debug", "predict", str(tmp_path / "nothing"), "x.wav"])
+
+
+def test_streamed_predict_equals_the_whole_signal_and_names_nan_files(synthetic_root, tmp_path,
+                                                                      capsys):
+    import soundfile as sf
+
+    from genre_lab import audio, checkpoint
+    from genre_lab.features.segments import signal_features
+    from genre_lab.train import predict_logits
+
+    train(synthetic_root, tmp_path / "run")
+    long = write_tone(tmp_path / "long44k.wav", seconds=200.0, sr=44100, channels=2)
+    capsys.readouterr()
+    assert cli.main(["predict", str(tmp_path / "run"), str(long), "--json", "--top", "10"]) == 0
+    streamed = {t["genre"]: t["probability"] for t in json.loads(capsys.readouterr().out)["top"]}
+    saved = checkpoint.load(tmp_path / "run")
+    feats = signal_features(audio.load(long), saved.settings)  # all at once, as before
+    logits = predict_logits(saved.model, [feats[k] for k in saved.model.kinds]).mean(axis=0)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    for genre, p in streamed.items():
+        assert p == pytest.approx(float(probs[saved.labels.index(genre)]), abs=1e-5)
+    y = np.full(3 * 22050, 0.1, np.float32)
+    y[1000] = np.nan
+    sf.write(tmp_path / "nan.wav", y, 22050, subtype="FLOAT")
+    assert cli.main(["predict", str(tmp_path / "run"), str(tmp_path / "nan.wav")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "nan.wav" in err and "NaN" in err

@@ -10,7 +10,7 @@ import yaml
 from conftest import PROJECT
 
 # conda-forge spells a few packages differently from PyPI.
-CONDA_TO_PYPI = {"pysoundfile": "soundfile", "pytorch": "torch"}
+CONDA_TO_PYPI = {"pysoundfile": "soundfile", "pytorch": "torch", "soxr-python": "soxr"}
 
 
 def _split(requirement: str) -> tuple[str, str]:
