@@ -127,6 +127,7 @@ def test_a_checkpoint_from_a_newer_format_is_refused_in_one_line(synthetic_root,
     import torch
 
     train(synthetic_root, tmp_path / "run")
+    saved_bytes = (tmp_path / "run" / "model.pt").read_bytes()
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     saved["format"] = 99
     torch.save(saved, tmp_path / "run" / "model.pt")
@@ -134,6 +135,12 @@ def test_a_checkpoint_from_a_newer_format_is_refused_in_one_line(synthetic_root,
     assert cli.main(["predict", str(tmp_path / "run"), str(tmp_path / "x.wav")]) == 2
     err = capsys.readouterr().err.strip()
     assert "format 99" in err and "model.pt" in err and len(err.splitlines()) == 1
+    for damage in (b"", b"PK\x03\x04 not really a zip", saved_bytes[:500]):
+        (tmp_path / "run" / "model.pt").write_bytes(damage)
+        for argv in (["predict", str(tmp_path / "run"), str(tmp_path / "x.wav")],
+                     ["evaluate", str(tmp_path / "run"), str(synthetic_root)]):
+            assert cli.main(argv) == 2
+            one_line_error(capsys, "model.pt: not a genre-lab checkpoint")
 
 
 def test_train_and_evaluate_on_real_clips(tmp_path, capsys):
