@@ -3,7 +3,8 @@
 each; ISC licence), read without TensorFlow.
 
 So far: finding a checkpoint in the installed wheel (:func:`checkpoint_prefix`) and reading
-its tensors with every CRC32C verified (:func:`genre_lab.pretrained.bundle.read_bundle`).
+its tensors with every CRC32C verified (:func:`genre_lab.pretrained.bundle.read_bundle`);
+the networks in PyTorch with those weights: :mod:`genre_lab.pretrained.musicnn`.
 The wheel's metadata pins numpy < 1.17 and TensorFlow, neither of which the course needs, so
 it is installed without its dependencies and never imported::
 
