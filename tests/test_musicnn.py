@@ -20,9 +20,8 @@ except importlib.metadata.PackageNotFoundError:
     pytest.skip(f"the musicnn wheel is not installed (`{pretrained.INSTALL}`)",
                 allow_module_level=True)
 
-from genre_lab.pretrained import musicnn as M  # noqa: E402
-
 from conftest import shared  # noqa: E402
+from genre_lab.pretrained import musicnn as M  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +117,9 @@ def test_every_tensor_mapped_once(name):
     assert np.array_equal(state["output.weight"].numpy(),
                           tensors["dense_1/kernel" if "musicnn" in name else
                                   "dense/kernel"].T)
-    assert all(m.eps == 1e-3 for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    # TF's epsilon: checked here, since 1e-5 instead changes the tags too little to notice
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(m.eps == 1e-3 for m in norms)
     assert len(model.tags) == 50 and model.tags == M.TAGS[name[:3]]
 
 

@@ -259,7 +259,8 @@ class VGG(nn.Module):
         """``pool1`` .. ``pool5`` as (B, C, T, mel), ``logits`` and ``taggram``."""
         h = self.bn_input(x.unsqueeze(1))
         out = {}
-        for i, (conv, bn, (size, stride)) in enumerate(zip(self.convs, self.bns, self.POOLS)):
+        for i, (conv, bn, (size, stride)) in enumerate(zip(self.convs, self.bns, self.POOLS,
+                                                                strict=True)):
             h = F.max_pool2d(bn(F.relu(conv(h))), size, stride)
             out[f"pool{i + 1}"] = h
         logits = self.output(h.permute(0, 2, 3, 1).flatten(1))  # TF's (time, mel, C) order
