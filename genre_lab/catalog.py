@@ -13,6 +13,8 @@ INPUT_KINDS = {
     "fusion": ("logmel", "mfcc"),
 }
 MODEL_NAMES = tuple(INPUT_KINDS)
+#: Linear probes on a pretrained network (``genre_lab.pretrained.transfer``): name -> backbone
+PROBES = {"probe-msd": "MSD_musicnn", "probe-mtt": "MTT_musicnn"}
 
 
 def input_kinds(name: str) -> tuple[str, ...]:

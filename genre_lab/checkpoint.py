@@ -51,7 +51,7 @@ class Checkpoint:
         path: the file it was read from.
     """
 
-    model: models.Classifier
+    model: models.Classifier  # or a pretrained.transfer.Probe
     settings: FeatureSettings
     labels: tuple[str, ...]
     history: dict | None
@@ -132,7 +132,8 @@ def save(model: models.Classifier, path, *, settings: FeatureSettings, labels=GE
     Notebook: 04-spectrogram-cnns onwards; 07-compression (``sparse=True``).
 
     Args:
-        model: the classifier (a pruned, shrunk or distilled one too).
+        model: the classifier (a pruned, shrunk or distilled one too), or a
+            :class:`genre_lab.pretrained.transfer.Probe`.
         path: the ``.pt`` file to write (its folder is created).
         settings: the segment features the model was trained on.
         labels: class names, one per output (default: the ten GTZAN genres).
@@ -252,10 +253,15 @@ def load(path, *, device=None) -> Checkpoint:
     spec = raw["spec"]
     try:
         name = spec["name"]
-        if name not in models.REGISTRY:
+        if name == "probe":  # a pretrained backbone and a linear layer (genre_lab.pretrained)
+            from .pretrained.transfer import Probe
+
+            model = Probe.from_spec(spec)
+        elif name not in models.REGISTRY:
             raise fail(f"the model {name!r} is unknown to genre-lab {__version__} (saved by "
-                       f"{raw['genre_lab']}; known: {', '.join(models.REGISTRY)})")
-        model = models.build(**spec)
+                       f"{raw['genre_lab']}; known: {', '.join(models.REGISTRY)}, probe)")
+        else:
+            model = models.build(**spec)
         settings = FeatureSettings.from_dict(raw["settings"])
     except CheckpointError:
         raise

@@ -9,6 +9,10 @@
                     [--seed K]
     genre-lab evaluate MODEL ROOT [--json]
     genre-lab predict MODEL FILE...
+    genre-lab tag FILE... [--model MTT_musicnn] [--top 5]
+
+``train --model probe-msd`` (or ``probe-mtt``) fits a linear probe on a pretrained musicnn
+(chapter 9); ``evaluate`` and ``predict`` take it like any model.
 
 MODEL is a checkpoint (``genre_lab.checkpoint``): the ``--out`` folder of ``train`` or any
 ``.pt`` file that a chapter, ``experiment`` or ``compress`` saved.
@@ -65,6 +69,7 @@ def _features(args) -> int:
 
 def _train(args) -> int:
     from . import checkpoint, config, dataset, experiment, models, train
+    from .catalog import PROBES
     from .data import load_tracks
 
     out = Path(args.out)
@@ -76,6 +81,13 @@ def _train(args) -> int:
     out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails now, not later
     profile = config.get_profile(args.profile)
     tracks = load_tracks(args.root, profile=profile.name)
+    if args.model in PROBES:
+        tracks = (tracks.assign(split="train") if args.split == "all" else dataset.split_tracks(
+            tracks, args.split, seed=args.seed, split_folder=args.split_folder))
+        return _train_probe(args, out, tracks, profile)
+    if args.split == "all":
+        raise ValueError("--split all (no test tracks) is for probes only: a network needs "
+                         "validation tracks for early stopping")
     data = dataset.prepare(tracks, split=args.split, seed=args.seed, profile=profile,
                            split_folder=args.split_folder, progress=not args.quiet)
     cfg = train.TrainConfig(epochs=args.epochs or profile.epochs, seed=args.seed,
@@ -90,6 +102,20 @@ def _train(args) -> int:
     saved = checkpoint.save(run.model, out / "model.pt", settings=data.settings,
                             history=run.history, train_config=cfg, info=info)
     # A readable copy of what the checkpoint says; evaluate and predict read the checkpoint.
+    report = dict(model=run.model.spec(), features=data.settings.as_dict(),
+                  config=cfg.__dict__, history=run.history.as_dict(),
+                  parameters=models.count_parameters(run.model), versions=_versions(), **info)
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    print(f"{args.model}: {models.count_parameters(run.model):,} parameters, "
+          f"{run.history.seconds:.0f} s, best epoch {run.history.best_epoch + 1}")
+    print(f"test ({run.result['n_tracks']} tracks): segment accuracy "
+          f"{run.result['segment_accuracy']:.3f}, track accuracy "
+          f"{run.result['track_accuracy']:.3f}")
+    print(f"saved to {saved}")
+    return 0
+
+
+def _versions() -> dict:
     import librosa
     import numpy as np
     import sklearn
@@ -97,18 +123,49 @@ def _train(args) -> int:
 
     from . import __version__
 
-    report = dict(model=run.model.spec(), features=data.settings.as_dict(),
-                  config=cfg.__dict__, history=run.history.as_dict(),
-                  parameters=models.count_parameters(run.model),
-                  versions=dict(genre_lab=__version__, torch=torch.__version__,
-                                librosa=librosa.__version__, sklearn=sklearn.__version__,
-                                numpy=np.__version__), **info)
+    return dict(genre_lab=__version__, torch=torch.__version__, librosa=librosa.__version__,
+                sklearn=sklearn.__version__, numpy=np.__version__)
+
+
+def _train_probe(args, out: Path, tracks, profile) -> int:
+    from . import checkpoint, models
+    from .catalog import PROBES
+    from .pretrained import transfer
+
+    if args.split != "all" and not (tracks.split == "test").any():
+        raise ValueError("the split left no test tracks (too few tracks?); --split all "
+                         "trains on every track")
+    run = transfer.train_probe(tracks, PROBES[args.model], seed=args.seed,
+                               progress=not args.quiet)
+    test = tracks[tracks.split == "test"]
+    result = {k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
+                                         "track_accuracy_vote", "n_tracks")} if len(test) else {}
+    info = dict(data=dict(root=str(args.root), source=tracks.attrs.get("source"),
+                          profile=profile.name, split=args.split, seed=args.seed,
+                          test_tracks=list(test.track_id),
+                          train_tracks=list(tracks.track_id[tracks.split != "test"])),
+                test=result)
+    config = dict(C=run.C, cross_validation={str(c): v for c, v in run.validation.items()},
+                  classifier="StandardScaler + LogisticRegression (scikit-learn)")
+    saved = checkpoint.save(run.probe, out / "model.pt", settings=transfer.SETTINGS,
+                            train_config=config, info=info)
+    report = dict(model=run.probe.spec(), features=transfer.SETTINGS.as_dict(), config=config,
+                  parameters=dict(trained=models.count_parameters(run.probe),
+                                  frozen=sum(p.numel() for p in run.probe.backbone.parameters())),
+                  versions=_versions(), **info)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    print(f"{args.model}: {models.count_parameters(run.model):,} parameters, "
-          f"{run.history.seconds:.0f} s, best epoch {run.history.best_epoch + 1}")
-    print(f"test ({run.result['n_tracks']} tracks): segment accuracy "
-          f"{run.result['segment_accuracy']:.3f}, track accuracy "
-          f"{run.result['track_accuracy']:.3f}")
+    print(f"{args.model}: a linear probe on {run.probe.backbone.model_name}'s "
+          f"{run.probe.layer} layer, C={run.C:g} (cross-validated track accuracy "
+          f"{run.validation[run.C]['track_accuracy']:.3f})" if run.validation else
+          f"{args.model}: a linear probe on {run.probe.backbone.model_name}'s "
+          f"{run.probe.layer} layer, C={run.C:g}")
+    if len(test):
+        print(f"test ({result['n_tracks']} tracks): segment accuracy "
+              f"{result['segment_accuracy']:.3f}, track accuracy "
+              f"{result['track_accuracy']:.3f}")
+    else:
+        print("no test tracks (--split all): evaluate it on other tracks with "
+              "`genre-lab evaluate`")
     print(f"saved to {saved}")
     return 0
 
@@ -123,14 +180,24 @@ def _evaluate(args) -> int:
     saved = checkpoint.load(args.model_dir)
     model = saved.model
     tracks = load_tracks(args.root, profile="full")
-    test = set(saved.info.get("data", {}).get("test_tracks", []))
+    data = saved.info.get("data", {})
+    test, trained = set(data.get("test_tracks", [])), set(data.get("train_tracks", []))
     if test and test <= set(tracks.track_id):
         tracks, scope = tracks[tracks.track_id.isin(test)], "test split of training"
+    elif trained & set(tracks.track_id):
+        scope = (f"all tracks, {len(trained & set(tracks.track_id))} of them its training "
+                 "tracks: not a test")
     else:
         scope = "all tracks (not the training data)"
-    segments = segment_features(tracks, saved.settings, progress=not args.json)
-    logits = predict_logits(model, [segments[k].X for k in model.kinds])
-    first = segments[model.kinds[0]]
+    if model.kinds == ("audio",):  # a probe: vectors of its frozen network, cached
+        from .pretrained.transfer import embed
+
+        first = embed(tracks, model.backbone, progress=not args.json)[model.layer]
+        logits = model.logits(first.X).detach().numpy()
+    else:
+        segments = segment_features(tracks, saved.settings, progress=not args.json)
+        logits = predict_logits(model, [segments[k].X for k in model.kinds])
+        first = segments[model.kinds[0]]
     result = evaluate(logits, first.label, first.track_id)
     result.update(model=model.name, evaluated_on=scope, root=str(args.root))
     if args.json:
@@ -166,9 +233,12 @@ def _predict(args) -> int:
             for batch in audio.stream_segments(file, sr=settings.sample_rate,
                                                seconds=settings.segment_seconds):
                 peak = max(peak, float(np.abs(batch).max()))
-                with torch.no_grad():
-                    logmel, mfcc = extract(torch.from_numpy(batch))
-                inputs = {"logmel": logmel.numpy(), "mfcc": mfcc.numpy()}
+                if model.kinds == ("audio",):  # a probe reads the segments themselves
+                    inputs = {"audio": batch}
+                else:
+                    with torch.no_grad():
+                        logmel, mfcc = extract(torch.from_numpy(batch))
+                    inputs = {"logmel": logmel.numpy(), "mfcc": mfcc.numpy()}
                 total = total + predict_logits(model, [inputs[k] for k in model.kinds]).sum(0)
                 count += len(batch)
             if peak < SILENCE:
@@ -188,6 +258,29 @@ def _predict(args) -> int:
                                                        for i in top])))
         else:
             print(f"{file}: " + ", ".join(f"{labels[i]} {probs[i]:.2f}" for i in top))
+    if failed:
+        print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _tag(args) -> int:
+    from . import audio
+    from .pretrained.transfer import load_model, tag_file
+
+    model = load_model(args.model)
+    failed = 0
+    for file in args.files:
+        try:
+            top = tag_file(file, model, top=args.top)
+        except (audio.AudioError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.json:
+            print(json.dumps(dict(file=str(file), model=args.model,
+                                  top=[dict(tag=t, probability=p) for t, p in top])))
+        else:
+            print(f"{file}: " + ", ".join(f"{t} {p:.2f}" for t, p in top))
     if failed:
         print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0
@@ -261,15 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_features)
 
-    from .catalog import MODEL_NAMES
+    from .catalog import MODEL_NAMES, PROBES
 
     p = sub.add_parser("train", help="train a model; writes model.pt and metrics.json")
     p.add_argument("root", type=Path, help="GTZAN folder (or a synthetic one)")
-    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p.add_argument("--model", required=True, choices=MODEL_NAMES + tuple(PROBES),
+                   help="a network trained from scratch, or probe-msd / probe-mtt: a linear "
+                        "probe on musicnn pretrained on the Million Song Dataset / "
+                        "MagnaTagATune (needs the musicnn wheel; see chapter 9)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--epochs", type=_positive(int), default=None,
                    help="default: the profile's")
-    p.add_argument("--split", default="track", choices=["track", "artist", "filtered"])
+    p.add_argument("--split", default="track", choices=["track", "artist", "filtered", "all"],
+                   help="all (probes only): train on every track, keep none for testing")
     p.add_argument("--split-folder", type=Path, default=None,
                    help="folder with the filtered split lists (default: fetched ones)")
     p.add_argument("--seed", type=int, default=0, metavar="K")
@@ -309,6 +406,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive(int), default=3)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(func=_predict)
+
+    from .pretrained import CHECKPOINTS
+
+    p = sub.add_parser("tag", help="top tags of audio files with a pretrained musicnn")
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--model", default="MTT_musicnn", choices=CHECKPOINTS,
+                   help="MTT: 50 MagnaTagATune tags; MSD: 50 Million Song Dataset tags")
+    p.add_argument("--top", type=_positive(int), default=5)
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=_tag)
     return parser
 
 

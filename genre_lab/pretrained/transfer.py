@@ -1,0 +1,371 @@
+"""Transfer learning with musicnn: per-segment embeddings, linear probes, tagging a file.
+
+A track is cut into segments of exactly one musicnn patch (187 frames x hop 256 = 47,872
+samples at 16 kHz, 2.992 s) by :func:`genre_lab.audio.segment`, the course's one segmenting
+rule; each segment's log-mel (:func:`~genre_lab.pretrained.musicnn.log_mel`) gives 188
+centred frames, of which the first 187 are the patch. The frame centres are those of
+musicnn's own patches of the whole file (``extractor.batch_data``); only the first and last
+frame of each patch see a reflected edge instead of the neighbouring audio.
+
+- :func:`load_model` is :func:`genre_lab.pretrained.musicnn.load` with the converted weights
+  kept in :mod:`genre_lab.store` (verified on read).
+- :func:`embed` gives every layer of :data:`LAYERS` for every segment of every track, as
+  :class:`~genre_lab.features.segments.Segments` (cached like the other features).
+- :class:`Probe` is a frozen backbone plus one linear layer: raw 16-kHz segments in, genre
+  logits out. It saves and loads with :mod:`genre_lab.checkpoint`, so ``genre-lab
+  evaluate``/``predict`` use it like any model; :func:`train_probe` fits it with
+  scikit-learn (standardisation + logistic regression) and folds both into the layer.
+- :func:`tag_file` is musicnn's tagger: the mean taggram of a file's segments.
+
+Notebook: 09 (transfer learning and tagging).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import GENRES, audio, store
+from ..config import FeatureSettings
+from ..features.segments import Segments, labels_of
+from . import checkpoint_prefix, musicnn
+
+__all__ = ["LAYERS", "SEGMENT_SAMPLES", "SEGMENT_SECONDS", "SETTINGS", "Probe", "ProbeRun",
+           "embed", "embed_segments", "load_model", "segment_patches", "tag_file",
+           "track_means", "train_probe"]
+
+#: Samples of one segment: one musicnn patch (``N_FRAMES`` frames at hop ``FFT_HOP``).
+SEGMENT_SAMPLES = musicnn.N_FRAMES * musicnn.FFT_HOP
+SEGMENT_SECONDS = SEGMENT_SAMPLES / musicnn.SR
+#: The features a probe reads, as a checkpoint records them (musicnn's front end).
+SETTINGS = FeatureSettings(sample_rate=musicnn.SR, segment_seconds=SEGMENT_SECONDS,
+                           n_fft=musicnn.FFT_SIZE, hop_length=musicnn.FFT_HOP,
+                           n_mels=musicnn.N_MELS, n_mfcc=musicnn.N_MELS)
+#: The per-segment vectors :func:`embed` keeps, by architecture: musicnn's penultimate dense
+#: layer (200), its mid-end features pooled over time (753 each) and the tags (50); the
+#: VGG's last pooling (256) and tags.
+LAYERS = {"musicnn": ("penultimate", "mean_pool", "max_pool", "taggram"),
+          "vgg": ("pool5", "taggram")}
+#: Bumped when what :func:`embed` stores changes.
+_FORMAT = 1
+_BATCH = 32
+
+
+def _architecture(name: str) -> str:
+    return "musicnn" if name.endswith("musicnn") else "vgg"
+
+
+def _empty_network(name: str) -> nn.Module:
+    return musicnn.Musicnn() if _architecture(name) == "musicnn" else musicnn.VGG()
+
+
+def load_model(name: str = "MSD_musicnn") -> nn.Module:
+    """One of :data:`musicnn.MODELS` with its trained weights, in eval mode, ``.tags`` set.
+
+    The first call reads the wheel's checkpoint (every tensor CRC32C-checked) and maps it
+    (:func:`musicnn.load`); the converted state is kept in the store under the sha256 of
+    the checkpoint's ``.index`` (which holds every tensor's CRC32C), so a changed wheel is
+    converted again.
+    """
+    if name not in musicnn.MODELS:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(musicnn.MODELS)}")
+    index = Path(checkpoint_prefix(name) + ".index")
+    key = dict(model=name, index=hashlib.sha256(index.read_bytes()).hexdigest(),
+               torch=torch.__version__)
+
+    def convert():
+        return {k: v.numpy() for k, v in musicnn.load(name).state_dict().items()}
+
+    state = store.cached_arrays(f"weights-{name}", key, convert)
+    model = _empty_network(name)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    model.eval()
+    model.tags, model.model_name = musicnn.TAGS[name[:3]], name
+    return model
+
+
+def segment_patches(y: np.ndarray, **kwargs) -> np.ndarray:
+    """``(segments, 187, 96)`` musicnn patches of a mono 16-kHz signal (or of one segment, or
+    of a ``(n, SEGMENT_SAMPLES)`` batch of segments); ``kwargs`` go to ``log_mel``."""
+    y = np.asarray(y, dtype=np.float32)
+    rows = y if y.ndim == 2 else audio.segment(y, sr=musicnn.SR, seconds=SEGMENT_SECONDS)
+    if rows.shape[1] != SEGMENT_SAMPLES:
+        raise ValueError(f"segments must have {SEGMENT_SAMPLES} samples, got {rows.shape[1]}")
+    return np.stack([musicnn.log_mel(row, **kwargs)[:musicnn.N_FRAMES] for row in rows])
+
+
+def _vectors(model: nn.Module, patches: np.ndarray, layers) -> dict[str, np.ndarray]:
+    out = {layer: [] for layer in layers}
+    with torch.no_grad():
+        for start in range(0, len(patches), _BATCH):
+            features = model.features(torch.from_numpy(patches[start:start + _BATCH]))
+            for layer in layers:
+                out[layer].append(features[layer].flatten(1).numpy())
+    return {layer: np.concatenate(v) for layer, v in out.items()}
+
+
+def embed_segments(model: nn.Module, segments, layers=None) -> dict[str, np.ndarray]:
+    """Vectors of ``(n, SEGMENT_SAMPLES)`` 16-kHz segments: ``{layer: (n, dim)}``."""
+    layers = layers or LAYERS[_architecture(model.model_name)]
+    return _vectors(model, segment_patches(np.atleast_2d(segments)), layers)
+
+
+def _weights_digest(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        h.update(key.encode() + value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def embed(tracks, model: str | nn.Module = "MSD_musicnn", *, progress: bool = True,
+          cache: bool = True) -> dict[str, Segments]:
+    """Every layer of :data:`LAYERS` for every segment of every track.
+
+    Notebook: 09.
+
+    Each track is loaded at 16 kHz (:func:`genre_lab.audio.load`), cut into one-patch
+    segments (:func:`segment_patches`) and run through the network in batches. Results are
+    kept in the store under the tracks' fingerprint and a hash of the weights, so a
+    fine-tuned copy of a network never reads the original's vectors.
+
+    Args:
+        tracks: a track table (``genre_lab.data.load_tracks()``).
+        model: a name from ``musicnn.MODELS`` or a network from :func:`load_model`.
+        progress: show a progress bar over tracks while computing.
+        cache: load from / save to the store.
+
+    Returns:
+        ``{layer: Segments}``, X ``(n_segments, dim)`` float32, tracks in table order.
+    """
+    network = load_model(model) if isinstance(model, str) else model
+    layers = LAYERS[_architecture(network.model_name)]
+    if len(tracks) == 0:
+        raise ValueError("no tracks: the track table is empty")
+    ids = np.asarray(tracks["track_id"]).astype(str)
+
+    def compute():
+        from tqdm.auto import tqdm
+
+        rows, counts = [], []
+        for path in tqdm(list(tracks["path"]), desc="embedding", unit="track",
+                         disable=not progress, leave=False):
+            patches = segment_patches(audio.load(path, sr=musicnn.SR))
+            rows.append(_vectors(network, patches, layers))
+            counts.append(len(patches))
+        arrays = {layer: np.concatenate([r[layer] for r in rows]) for layer in layers}
+        arrays["track_id"] = np.repeat(ids, counts)
+        return arrays
+
+    if cache:
+        import librosa
+
+        key = dict(model=network.model_name, weights=_weights_digest(network),
+                   tracks=store.fingerprint(tracks), track_ids=list(ids),
+                   librosa=librosa.__version__, torch=torch.__version__, format=_FORMAT)
+        arrays = store.cached_arrays(f"embeddings-{network.model_name}", key, compute)
+    else:
+        arrays = compute()
+    seg_ids = arrays["track_id"]
+    counts = [int((seg_ids == t).sum()) for t in ids]
+    labels = np.repeat(labels_of(tracks), counts)
+    return {layer: Segments(X=arrays[layer], track_id=seg_ids, label=labels, kind=layer)
+            for layer in layers}
+
+
+def track_means(segments: Segments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(X, label, track_id)`` with one row per track: the mean of its segments' rows."""
+    ids, first, inverse = np.unique(segments.track_id, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # tracks in order of first appearance
+    sums = np.zeros((len(ids), segments.X.shape[1]))
+    np.add.at(sums, inverse, segments.X)
+    means = sums / np.bincount(inverse)[:, None]
+    return (means[order].astype(np.float32), segments.label[first][order], ids[order])
+
+
+# ------------------------------------------------------------------------------- probes
+
+class Probe(nn.Module):
+    """A frozen pretrained network and one linear layer on one of its layers.
+
+    ``forward`` takes raw mono 16-kHz segments ``(batch, SEGMENT_SAMPLES)`` (what
+    ``genre_lab.audio.stream_segments(path, sr=16000, seconds=SEGMENT_SECONDS)`` yields) and
+    returns class logits; :meth:`logits` takes vectors of ``layer`` (from :func:`embed`).
+    The backbone's weights are saved with the probe, so a checkpoint needs no wheel.
+    """
+
+    kinds = ("audio",)
+
+    def __init__(self, backbone: str = "MSD_musicnn", layer: str = "penultimate",
+                 n_classes: int = len(GENRES), dim: int | None = None):
+        super().__init__()
+        if backbone not in musicnn.MODELS:
+            raise ValueError(f"unknown backbone {backbone!r}: choose one of "
+                             f"{', '.join(musicnn.MODELS)}")
+        if layer not in LAYERS[_architecture(backbone)]:
+            raise ValueError(f"{backbone} has no layer {layer!r}: choose one of "
+                             f"{', '.join(LAYERS[_architecture(backbone)])}")
+        self.backbone = _empty_network(backbone)
+        self.backbone.model_name = backbone
+        self.backbone.tags = musicnn.TAGS[backbone[:3]]
+        self.backbone.requires_grad_(False)
+        self.layer, self.n_classes, self.name = layer, n_classes, f"probe-{backbone}-{layer}"
+        if dim is None:
+            with torch.no_grad():
+                self.backbone.eval()
+                dim = self.backbone.features(torch.zeros(1, musicnn.N_FRAMES, musicnn.N_MELS)
+                                             )[layer].flatten(1).shape[1]
+        self.head = nn.Linear(dim, n_classes)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()  # frozen: batch norm keeps its moving statistics
+        return self
+
+    def logits(self, vectors) -> torch.Tensor:
+        """Logits of ``layer`` vectors ``(n, dim)``."""
+        return self.head(torch.as_tensor(np.asarray(vectors), dtype=torch.float32))
+
+    def forward(self, segments: torch.Tensor) -> torch.Tensor:
+        patches = segment_patches(segments.detach().cpu().numpy())
+        features = self.backbone.features(torch.from_numpy(patches))
+        return self.head(features[self.layer].flatten(1))
+
+    def spec(self) -> dict:
+        """What rebuilds this probe (``Probe(**spec minus name)``), as checkpoints store it."""
+        return dict(name="probe", backbone=self.backbone.model_name, layer=self.layer,
+                    n_classes=self.n_classes, dim=self.head.in_features)
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> Probe:
+        return cls(**{k: v for k, v in spec.items() if k != "name"})
+
+    @classmethod
+    def from_sklearn(cls, pipeline, weights: nn.Module, layer: str,
+                     n_classes: int = len(GENRES)) -> Probe:
+        """The probe computing ``pipeline.decision_function`` (a StandardScaler, then a
+        LogisticRegression) on ``layer`` of ``weights`` (a network from :func:`load_model`),
+        the scaler folded into the linear layer. Output ``i`` is class ``i``; a class the
+        regression never saw gets a bias of -1e4."""
+        scaler, linear = pipeline[0], pipeline[-1]
+        coef, intercept = linear.coef_, linear.intercept_
+        if coef.shape[0] == 1:  # two classes: sklearn keeps one row z; softmax of (-z/2, z/2)
+            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.r_[-intercept / 2,
+                                                                        intercept / 2]
+        weight = np.zeros((n_classes, coef.shape[1]))
+        bias = np.full(n_classes, -1e4)
+        weight[linear.classes_] = coef / scaler.scale_
+        bias[linear.classes_] = intercept - weight[linear.classes_] @ scaler.mean_
+        probe = cls(weights.model_name, layer, n_classes=n_classes, dim=weight.shape[1])
+        probe.backbone.load_state_dict(weights.state_dict())
+        with torch.no_grad():
+            probe.head.weight.copy_(torch.from_numpy(weight))
+            probe.head.bias.copy_(torch.from_numpy(bias))
+        return probe.eval()
+
+
+@dataclass
+class ProbeRun:
+    """A trained probe: ``probe`` (save it with ``genre_lab.checkpoint.save(probe, path,
+    settings=SETTINGS, ...)``), the scikit-learn ``pipeline`` it came from, the chosen
+    ``C``, the cross-validated track and segment accuracy of every C tried
+    (``validation``), and ``result`` on the test tracks (``genre_lab.evaluate.evaluate``;
+    empty without test tracks)."""
+
+    probe: Probe
+    pipeline: object
+    C: float
+    validation: dict
+    result: dict
+
+
+def train_probe(tracks, backbone: str = "MSD_musicnn", layer: str = "penultimate", *,
+                Cs=(0.001, 0.01, 0.1, 1.0), seed: int = 0, progress: bool = True) -> ProbeRun:
+    """Fit a linear probe on ``layer`` of ``backbone`` for the tracks' ``split`` column.
+
+    Notebook: 09; ``genre-lab train ROOT --model probe-msd``.
+
+    The segments of every track not in the ``test`` split are standardised and fitted with
+    scikit-learn's multinomial logistic regression. ``C`` (the inverse L2 strength) is the
+    one of ``Cs`` with the best track accuracy in a stratified 5-fold cross-validation over
+    those tracks (segments of a track stay in one fold; ties go to the better segment
+    accuracy, then to the smaller C), so a
+    ``val`` split is used for fitting, not set aside. A track's prediction is the mean of
+    its segments' logits, as for every model.
+
+    Args:
+        tracks: a track table with a ``split`` column (``genre_lab.dataset.split_tracks``),
+            or without one: every track is then a training track.
+        backbone: one of ``musicnn.MODELS``.
+        layer: one of ``LAYERS[...]`` for the backbone's architecture.
+        Cs: the regularisation values tried.
+        seed: of the cross-validation folds.
+        progress: progress bar while embedding.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..evaluate import evaluate
+
+    split = tracks["split"] if "split" in tracks else np.full(len(tracks), "train")
+    network = load_model(backbone)
+    vectors = embed(tracks, network, progress=progress)[layer]
+    fit_on = vectors.for_tracks(tracks.track_id[np.asarray(split) != "test"])
+    test = vectors.for_tracks(tracks.track_id[np.asarray(split) == "test"])
+    genres, per_genre = np.unique(labels_of(tracks[np.asarray(split) != "test"]),
+                                  return_counts=True)
+    if len(genres) < 2:
+        raise ValueError("a probe needs training tracks of at least two genres")
+
+    def fit(segments: Segments, C: float):
+        pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+        pipeline.fit(segments.X, segments.label)
+        return pipeline, Probe.from_sklearn(pipeline, network, layer)
+
+    def scores(probe: Probe, segments: Segments) -> dict:
+        with torch.no_grad():
+            logits = probe.logits(segments.X).numpy()
+        return evaluate(logits, segments.label, segments.track_id)
+
+    validation = {}
+    folds = min(5, int(per_genre.min()))
+    if folds >= 2 and len(Cs) > 1:
+        cv = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+        splits = list(cv.split(fit_on.X, fit_on.label, groups=fit_on.track_id))
+        for C in Cs:
+            results = [scores(fit(fit_on.subset(a), C)[1], fit_on.subset(b))
+                       for a, b in splits]
+            validation[C] = {k: float(np.mean([r[k] for r in results]))
+                             for k in ("track_accuracy", "segment_accuracy")}
+        best = max(Cs, key=lambda C: (validation[C]["track_accuracy"],
+                                      validation[C]["segment_accuracy"], -C))
+    else:
+        best = max(Cs)
+    pipeline, probe = fit(fit_on, best)
+    result = scores(probe, test) if len(test) else {}
+    return ProbeRun(probe=probe, pipeline=pipeline, C=best, validation=validation,
+                    result=result)
+
+
+# ------------------------------------------------------------------------------ tagging
+
+def tag_file(path, model: nn.Module, *, top: int = 5) -> list[tuple[str, float]]:
+    """musicnn's tagger on a file of any length: the ``top`` tags of the mean taggram of
+    its segments, with their mean probabilities, streamed (memory stays flat).
+
+    Raises:
+        AudioError, FileNotFoundError: as :func:`genre_lab.audio.stream_segments`.
+    """
+    total, count = 0.0, 0
+    for batch in audio.stream_segments(path, sr=musicnn.SR, seconds=SEGMENT_SECONDS):
+        total = total + embed_segments(model, batch, ("taggram",))["taggram"].sum(axis=0)
+        count += len(batch)
+    mean = total / count
+    order = np.argsort(mean)[::-1][:top]
+    return [(model.tags[i], float(mean[i])) for i in order]
