@@ -15,9 +15,18 @@ The front end (``extractor.batch_data``), step by step:
    every other argument at librosa's default: power 2 (energy), a centred Hann STFT, Slaney
    mel scale and Slaney (area) norm, fmin 0, fmax 8 kHz. The centring pad was ``'reflect'``
    by default before librosa 0.10 and is ``'constant'`` since; musicnn's is ``'reflect'``.
-3. ``.astype(float16)`` and then ``log10(10000 * mel + 1)`` *in float16*, as musicnn does.
-   Note that ``10000 * mel`` overflows float16 (to +inf) where ``mel > 6.55``: loud
-   low-frequency bins of ordinary music. See :func:`log_mel` for what is done with those.
+3. ``.astype(float16)`` (musicnn stored its training spectrograms in float16) and then
+   ``log10(10000 * mel + 1)`` (:func:`log_compress`). Under the numpy musicnn requires
+   (< 1.17; its training code pinned 1.16.4) ``10000 * <float16 array>`` is *float32*:
+   legacy value-based casting takes 10000 as uint16 and float16 x uint16 promotes to float32.
+   So the log is computed in float32 from the float16-rounded mel, never overflows, and is
+   float32 (up to 6.6 on GTZAN, above float16's log10(65505) = 4.816). numpy >= 2 (NEP 50)
+   keeps the product in float16, which overflows to +inf wherever ``mel > 6.55``: 1.1% of
+   the bins and 89% of the 3-s patches of 50 GTZAN clips (fed those infinities, musicnn's
+   TF graph gives one and the same taggram for every such patch). The float32 product is
+   written out here, so the result is musicnn's under any numpy: bit-identical to
+   ``extractor.batch_data`` under numpy 1.26 (``tools/musicnn_reference.py``,
+   ``tests/test_musicnn_parity.py``).
 4. Patches of ``n_frames = time_to_frames(3 s) + 1 = 187`` frames, hop ``n_frames`` (no
    overlap by default), the last incomplete patch dropped; a clip shorter than 187 frames
    gives no patch (musicnn raises an error).
@@ -56,7 +65,7 @@ from . import checkpoint_prefix, read_bundle
 
 __all__ = ["FFT_HOP", "FFT_SIZE", "MODELS", "MSD_TAGS", "MTT_TAGS", "MUSICNN_TABLE", "Musicnn",
            "N_FRAMES", "N_MELS", "SR", "TAGS", "VGG", "VGG_TABLE", "batch_data", "load",
-           "load_audio", "log_mel", "patches", "taggram", "top_tags"]
+           "load_audio", "log_compress", "log_mel", "patches", "taggram", "top_tags"]
 
 # musicnn/configuration.py
 SR = 16000
@@ -99,33 +108,28 @@ def load_audio(path, *, res_type: str | None = None) -> np.ndarray:
     return audio
 
 
-def log_mel(audio: np.ndarray, *, pad_mode: str = "reflect", overflow: str = "clip"
-            ) -> np.ndarray:
-    """musicnn's log-mel spectrogram, ``(frames, 96)`` float32.
+def log_compress(mel: np.ndarray) -> np.ndarray:
+    """musicnn's ``'logC'`` compression of a mel spectrogram: the mel rounded to float16 (as
+    musicnn stores it), then ``log10(10000 * mel + 1)`` in float32, exactly as numpy < 2
+    evaluates musicnn's ``np.log10(10000 * audio_rep + 1)`` on a float16 array (see the
+    module's notes: no float16 arithmetic, no overflow). Returns float32."""
+    mel16 = np.asarray(mel).astype(np.float16)
+    return np.log10(np.float32(10000) * mel16 + np.float32(1))
+
+
+def log_mel(audio: np.ndarray, *, pad_mode: str = "reflect") -> np.ndarray:
+    """musicnn's log-mel spectrogram, ``(frames, 96)`` float32 (``extractor.batch_data``).
 
     Args:
         audio: mono audio at 16 kHz.
         pad_mode: the STFT's centring pad; ``'reflect'`` was librosa's default when musicnn
             was released (and trained), ``'constant'`` is librosa >= 0.10's.
-        overflow: musicnn casts the mel spectrogram to float16 and computes
-            ``log10(10000 * mel + 1)`` in float16, where ``10000 * mel`` is +inf for every
-            bin above 6.55 (a few per thousand bins of loud music). ``'inf'`` keeps those
-            infinities, bit for bit as musicnn's front end (a network fed +inf gives NaN or
-            saturated outputs); ``'clip'`` (the default) saturates them at float16's largest
-            value, 65504 (log10: 4.816), and leaves every other value bit-identical.
     """
     import librosa
 
-    if overflow not in ("clip", "inf"):
-        raise ValueError(f"overflow must be 'clip' or 'inf', not {overflow!r}")
     mel = librosa.feature.melspectrogram(y=audio, sr=SR, hop_length=FFT_HOP, n_fft=FFT_SIZE,
                                          n_mels=N_MELS, pad_mode=pad_mode).T
-    mel = mel.astype(np.float16)
-    with np.errstate(over="ignore"):
-        scaled = np.float16(10000) * mel  # float16, as in musicnn
-    if overflow == "clip":
-        scaled = np.minimum(scaled, np.finfo(np.float16).max)
-    return np.log10(scaled + np.float16(1)).astype(np.float32)
+    return log_compress(mel)
 
 
 def patches(spectrogram: np.ndarray, n_frames: int = N_FRAMES, hop: int | None = None
