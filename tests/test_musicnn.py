@@ -67,11 +67,12 @@ def test_patch_is_musicnn_formula():
     audio = (0.1 * sine(220.0) + 0.01 * rng.standard_normal(9 * M.SR)).astype(np.float32)
     batch, spec = M.batch_data(audio)
     # musicnn's extractor.batch_data, written out: power-2 mel (Slaney scale and norm),
-    # float16, log10(10000 x + 1) in float16, 187-frame patches without overlap
+    # rounded to float16, then log10(10000 x + 1) in float32 (what numpy < 2, which musicnn
+    # requires, makes of float16 array * 10000), 187-frame patches without overlap
     mel = librosa.feature.melspectrogram(y=audio, sr=16000, hop_length=256, n_fft=512,
                                          n_mels=96, pad_mode="reflect").T
-    expected = np.log10(10000 * mel.astype(np.float16) + 1)
-    assert expected.dtype == np.float16 and np.isfinite(expected).all()
+    expected = np.log10(np.float32(10000) * mel.astype(np.float16) + np.float32(1))
+    assert expected.dtype == np.float32 and np.isfinite(expected).all()
     assert spec.shape == (1 + len(audio) // 256, 96) and spec.dtype == np.float32
     assert np.array_equal(spec, expected.astype(np.float32))
     n = (spec.shape[0] - 187) // 187 + 1
@@ -87,14 +88,11 @@ def test_n_frames_is_three_seconds():
     assert librosa.time_to_frames(3, sr=16000, n_fft=512, hop_length=256) + 1 == M.N_FRAMES
 
 
-def test_float16_overflow_is_clipped_or_kept():
+def test_loud_bins_do_not_overflow():
+    # float16 x 10000 would overflow above mel 6.55; musicnn's numpy computed it in float32
     audio = sine(100.0, 4.0) * 3  # loud and low: mel bins well above 6.55
-    inf = M.log_mel(audio, overflow="inf")
-    clip = M.log_mel(audio, overflow="clip")
-    assert np.isinf(inf).any() and np.isfinite(clip).all()
-    finite = np.isfinite(inf)
-    assert np.array_equal(inf[finite], clip[finite])
-    assert clip.max() == pytest.approx(np.log10(65504 + 1), abs=1e-3)
+    spec = M.log_mel(audio)
+    assert np.isfinite(spec).all() and spec.max() > np.log10(65504 + 1) + 0.1
 
 
 # ----------------------------------------------------------------- mapping

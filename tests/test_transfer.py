@@ -204,7 +204,7 @@ def test_probe_on_real_clips_beats_training_from_scratch(module_cache):
     accuracies = []
     for repeat in range(2):
         folds = StratifiedKFold(5, shuffle=True, random_state=repeat)
-        for train, test in folds.split(tracks, tracks.genre):
+        for _, test in folds.split(tracks, tracks.genre):
             split = pd.Series("train", index=tracks.index)
             split.iloc[test] = "test"
             run = transfer.train_probe(tracks.assign(split=split.values), Cs=(1.0,),

@@ -51,8 +51,8 @@ SETTINGS = FeatureSettings(sample_rate=musicnn.SR, segment_seconds=SEGMENT_SECON
 #: VGG's last pooling (256) and tags.
 LAYERS = {"musicnn": ("penultimate", "mean_pool", "max_pool", "taggram"),
           "vgg": ("pool5", "taggram")}
-#: Bumped when what :func:`embed` stores changes.
-_FORMAT = 1
+#: Bumped when what :func:`embed` stores or how it computes it changes (2: the float32 log).
+_FORMAT = 2
 _BATCH = 32
 
 
