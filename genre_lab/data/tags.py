@@ -11,15 +11,16 @@ Rules worth knowing:
 
 * An instrument counts when its part is in the mix at most :data:`AUDIBLE_DB` below the
   clip's loudest part (each part is mixed at its ``*_db`` level). Every part of every clip
-  passes except a few quiet pads (3 of the first 1000 clips).
+  passes except a few quiet pads (3 of the standard profile's 1000 clips).
 * The instrument names a recipe may use are sorted into tags by :data:`INSTRUMENT_TAGS`;
   seven are left untagged (banjo, harp, flute, clarinet, harmonica, melodica, steel), each
-  heard with only one or two genres' artists.
+  the instrument of one or two artists (and of clips that borrow from them).
 * Guitars played through an amp (``power`` chords, ``dist_lead``, ``eguitar_lead``) are
   "distorted guitar" from a drive of :data:`DRIVE_MIN` up. Below it an ``eguitar_lead`` is a
   clean electric guitar, and a sawtooth ``power``/``dist_lead`` part, barely driven, sounds
   like a synth (this happens only when a clean genre borrows a rock or metal lead).
-* Drums, tempo and swing come from the drum pattern, ``tempo`` and ``swing`` columns.
+* The rest come from the drum pattern and the ``tempo``, ``swing``, ``mode`` and
+  ``noise_db`` columns, with the thresholds named below.
 
 Real GTZAN has no such metadata: :func:`track_tags` raises :class:`TagError` there.
 
