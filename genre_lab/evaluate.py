@@ -1,17 +1,23 @@
-"""Metrics: segment and track accuracy, per-class scores, confusion, bootstrap intervals and
-paired tests.
+"""Metrics: segment and track accuracy, per-class scores, confusion, bootstrap intervals,
+paired tests, and ROC-AUC / PR-AUC for multi-label tagging.
 
 A model sees 3-second segments; a listener judges a whole track. Track predictions
 aggregate a track's segments, by the mean of their logits or by a majority vote.
 
-Notebook: 03-classical-baselines onwards; 08-evaluation.
+Notebook: 03-classical-baselines onwards; 08-evaluation; 09 (pretrained networks and
+tagging).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.metrics import (
+    average_precision_score,
+    classification_report,
+    confusion_matrix,
+    roc_auc_score,
+)
 
 from . import GENRES
 
@@ -128,3 +134,85 @@ def mcnemar(correct_a, correct_b) -> dict:
     n = a_only + b_only
     p = 1.0 if n == 0 else binomtest(a_only, n, 0.5).pvalue
     return dict(a_only=a_only, b_only=b_only, p_value=float(p))
+
+
+def track_means(scores, track_ids):
+    """The mean of each track's segment scores (e.g. tag probabilities).
+
+    Notebook: 09 (pretrained networks and tagging).
+
+    Args:
+        scores: (n_segments, n_columns) scores.
+        track_ids: (n_segments,) track of each segment.
+
+    Returns:
+        ``(track_ids, means)``: tracks in order of first appearance, (n_tracks, n_columns).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or len(scores) != len(track_ids):
+        raise ValueError(f"scores must be (n_segments, n_columns) with one row per track id, "
+                         f"got shape {scores.shape} for {len(track_ids)} track ids")
+    ids, first, inverse = np.unique(np.asarray(track_ids), return_index=True,
+                                    return_inverse=True)
+    sums = np.zeros((len(ids), scores.shape[1]))
+    np.add.at(sums, inverse, scores)
+    means = sums / np.bincount(inverse, minlength=len(ids))[:, None]
+    order = np.argsort(first)
+    return ids[order], means[order]
+
+
+def tag_metrics(y_true, scores, tags=None) -> pd.DataFrame:
+    """Per-tag ranking metrics of a multi-label tagger, plus their macro average.
+
+    Notebook: 09 (pretrained networks and tagging).
+
+    Both metrics ask how well the scores rank the clips that have a tag above those that do
+    not, at every threshold, so any monotonic score works (logits or probabilities):
+
+    * ``roc_auc`` (scikit-learn's ``roc_auc_score``): the chance that a random positive clip
+      scores above a random negative one. Chance level 0.5, whatever the prevalence;
+      constant scores ("predict nothing") give exactly 0.5.
+    * ``pr_auc``: average precision (``average_precision_score``), the area under the
+      precision-recall curve. Chance level is the tag's prevalence, so a rare tag's PR-AUC
+      must be read against its ``prevalence`` column.
+
+    A tag whose ``y_true`` column has no positive, or no negative, has no ranking to judge: it
+    gets NaN in both metrics and is left out of the ``"macro"`` row, which averages the other
+    tags (its ``prevalence`` is the mean prevalence of those same tags: the macro PR-AUC of
+    chance).
+
+    Args:
+        y_true: (n_items, n_tags) 0/1 truth, an array or a DataFrame.
+        scores: (n_items, n_tags) finite scores, higher meaning more likely.
+        tags: the tag names (default: ``y_true``'s columns if it is a DataFrame, else
+            ``tag0``, ``tag1``, ...).
+
+    Returns:
+        A DataFrame indexed by tag, then ``"macro"``, with columns ``prevalence``,
+        ``roc_auc`` and ``pr_auc``.
+    """
+    if tags is None:
+        tags = (list(y_true.columns) if isinstance(y_true, pd.DataFrame)
+                else [f"tag{i}" for i in range(np.shape(y_true)[1])])
+    truth = np.asarray(y_true, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if truth.ndim != 2 or scores.shape != truth.shape or len(tags) != truth.shape[1]:
+        raise ValueError(f"y_true and scores must both be (n_items, n_tags) with one tag name "
+                         f"per column: got {truth.shape}, {scores.shape} and {len(tags)} tags")
+    if "macro" in tags:
+        raise ValueError("'macro' is the name of the average row: rename that tag")
+    if not np.isin(truth, (0.0, 1.0)).all():
+        raise ValueError("y_true must hold only 0 and 1")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores must be finite (no NaN or inf)")
+    rows = []
+    for j in range(truth.shape[1]):
+        y, s = truth[:, j], scores[:, j]
+        both = 0 < y.sum() < len(y)
+        rows.append(dict(prevalence=float(y.mean()) if len(y) else np.nan,
+                         roc_auc=float(roc_auc_score(y, s)) if both else np.nan,
+                         pr_auc=float(average_precision_score(y, s)) if both else np.nan))
+    table = pd.DataFrame(rows, index=pd.Index([str(t) for t in tags], name="tag"))
+    kept = table[table.roc_auc.notna()]
+    table.loc["macro"] = kept.mean() if len(kept) else np.nan
+    return table

@@ -5,6 +5,7 @@
 * input standardisation fitted on the training split only;
 * history of train/validation loss and accuracy, early stopping, best-checkpoint restore;
 * optional mixup (soft labels) and a per-batch transform (e.g. SpecAugment);
+* multi-label tagging (``multilabel=True``): multi-hot targets, binary cross-entropy;
 * ``tqdm.auto`` progress bars, in JupyterLab and in a terminal.
 
 Notebook: 04-spectrogram-cnns onwards.
@@ -88,11 +89,20 @@ class History:
         return asdict(self)
 
 
-def _tensors(inputs, labels=None):
+def _tensors(inputs, labels=None, multilabel: bool = False):
     xs = [torch.as_tensor(np.asarray(x), dtype=torch.float32) for x in inputs]
     if labels is not None:
-        xs.append(torch.as_tensor(np.asarray(labels), dtype=torch.long))
+        dtype = torch.float32 if multilabel else torch.long
+        xs.append(torch.as_tensor(np.asarray(labels), dtype=dtype))
     return xs
+
+
+def _n_correct(logits, y, multilabel: bool):
+    """Right answers in a batch: items (argmax), or per item the fraction of tags whose
+    logit sign (> 0: present) matches the target (multi-label)."""
+    if multilabel:
+        return ((logits > 0) == (y > 0.5)).float().mean(1).sum().item()
+    return (logits.argmax(1) == y).sum().item()
 
 
 @torch.no_grad()
@@ -105,7 +115,7 @@ def predict_logits(model: nn.Module, inputs, *, batch_size: int = 256, device=No
     return torch.cat(out).numpy()
 
 
-def _epoch_metrics(model, loader, loss_fn, device):
+def _epoch_metrics(model, loader, loss_fn, device, multilabel: bool = False):
     model.eval()
     total, correct, loss_sum = 0, 0, 0.0
     with torch.no_grad():
@@ -113,7 +123,7 @@ def _epoch_metrics(model, loader, loss_fn, device):
             xs, y = [x.to(device) for x in xs], y.to(device)
             logits = model(*xs)
             loss_sum += loss_fn(logits, y).item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
+            correct += _n_correct(logits, y, multilabel)
             total += len(y)
     return loss_sum / total, correct / total
 
@@ -140,16 +150,32 @@ def distillation_loss(student_logits, teacher_logits, labels, *, temperature: fl
     return alpha * soft + (1 - alpha) * hard
 
 
+def _check_labels(model, train_labels, val_labels, multilabel: bool) -> None:
+    """Integer labels (n,) for classification, 0/1 arrays (n, outputs) for tagging."""
+    n_out = getattr(model, "n_classes", None)
+    for name, labels in (("train_labels", train_labels), ("val_labels", val_labels)):
+        if labels is None:
+            continue
+        shape = np.shape(labels)
+        if multilabel and (len(shape) != 2 or (n_out is not None and shape[1] != n_out)):
+            raise ValueError(f"multilabel: {name} must be (n, {n_out}), one 0/1 column per "
+                             f"model output; got shape {shape}")
+        if not multilabel and len(shape) != 1:
+            raise ValueError(f"{name} has shape {shape}: pass integer labels (n,), or "
+                             f"multilabel=True for (n, n_tags) 0/1 targets")
+
+
 def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, val_labels=None,
         config: TrainConfig | None = None, *, batch_transform=None, teacher_logits=None,
-        temperature: float = 4.0, alpha: float = 0.5, progress: bool = True) -> History:
+        temperature: float = 4.0, alpha: float = 0.5, multilabel: bool = False,
+        progress: bool = True) -> History:
     """Train ``model`` in place; restore the weights of its best validation epoch.
 
     Args:
         model: a :class:`genre_lab.models.Classifier` (its standardisation is fitted here on
             ``train_inputs``).
         train_inputs: list of arrays, one per input kind of the model.
-        train_labels: integer labels.
+        train_labels: integer labels; with ``multilabel``, an ``(n, n_tags)`` 0/1 array.
         val_inputs, val_labels: validation data (None: no validation, keep the last epoch).
         config: :class:`TrainConfig`.
         batch_transform: ``f(xs, generator) -> xs`` applied to each training batch (e.g.
@@ -157,6 +183,13 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
         teacher_logits: a teacher's logits on ``train_inputs`` (same order): train on
             :func:`distillation_loss` with ``temperature`` and ``alpha`` instead of plain
             cross-entropy. Validation is scored on the true labels either way.
+        multilabel: multi-label tagging (notebook 09): the model has one output per tag,
+            trained with binary cross-entropy on its logits (``BCEWithLogitsLoss``); a tag
+            is predicted present where its logit is > 0. The history's accuracies are then
+            per tag (the share of item-tag pairs right, high even for a model that predicts
+            nothing when tags are rare), and the best epoch is the one with the lowest
+            validation loss (``patience`` counts epochs without a lower one). Not with mixup
+            or distillation.
         progress: show a progress bar over epochs.
 
     Returns:
@@ -175,17 +208,21 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
     distilling = teacher_logits is not None
     if distilling and config.mixup_alpha > 0:
         raise ValueError("distillation with mixup is not supported: choose one")
-    tensors = _tensors(train_inputs, train_labels)
+    _check_labels(model, train_labels, val_labels, multilabel)
+    if multilabel and (distilling or config.mixup_alpha > 0):
+        raise ValueError("multi-label training supports neither mixup nor distillation")
+    tensors = _tensors(train_inputs, train_labels, multilabel)
     if distilling:  # the teacher's logits travel with their examples through the shuffle
         tensors.insert(-1, torch.as_tensor(np.asarray(teacher_logits), dtype=torch.float32))
     train = TensorDataset(*tensors)
     loader = DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=generator)
     val = None
     if val_inputs is not None:
-        val = DataLoader(TensorDataset(*_tensors(val_inputs, val_labels)), batch_size=256)
+        val = DataLoader(TensorDataset(*_tensors(val_inputs, val_labels, multilabel)),
+                         batch_size=256)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     history, best_state, best_key, waited = History(), None, None, 0
     start = time.perf_counter()
     bar = tqdm(range(config.epochs), desc=f"train {getattr(model, 'name', '')}",
@@ -216,15 +253,15 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
             optimizer.step()
             seen += len(y)
             loss_sum += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
+            correct += _n_correct(logits, y, multilabel)
         train_loss, train_acc = loss_sum / seen, correct / seen
         history.train_loss.append(train_loss)
         history.train_accuracy.append(train_acc)
         if val is not None:
-            val_loss, val_acc = _epoch_metrics(model, val, loss_fn, device)
+            val_loss, val_acc = _epoch_metrics(model, val, loss_fn, device, multilabel)
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_acc)
-            key = (val_acc, -val_loss)
+            key = (-val_loss, val_acc) if multilabel else (val_acc, -val_loss)
             bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.2f}",
                             val_acc=f"{val_acc:.2f}")
         else:

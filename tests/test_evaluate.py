@@ -72,3 +72,72 @@ def test_seed_verdicts_need_non_overlapping_intervals():
     verdicts = evaluate.seed_verdicts(means, stds, "base")
     assert verdicts.to_dict() == {"base": "reference", "up": "better", "down": "worse",
                                   "close": "within seed spread"}
+
+
+# ---- multi-label tagging -------------------------------------------------------------------
+
+
+def tagging_truth(n=4000, prevalence=(0.05, 0.2, 0.5), seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, len(prevalence))) < np.asarray(prevalence)).astype(int)
+
+
+def test_tag_metrics_perfect_scores():
+    y = tagging_truth(n=200)
+    table = evaluate.tag_metrics(y, y * 2.0 - 1.0, ["a", "b", "c"])
+    assert list(table.index) == ["a", "b", "c", "macro"]
+    assert list(table.columns) == ["prevalence", "roc_auc", "pr_auc"]
+    assert (table[["roc_auc", "pr_auc"]] == 1.0).all().all()
+    assert table.prevalence["macro"] == pytest.approx(y.mean(axis=0).mean())
+
+
+def test_tag_metrics_random_scores_are_at_chance():
+    y = tagging_truth()
+    scores = np.random.default_rng(1).random(y.shape)
+    table = evaluate.tag_metrics(y, scores, ["rare", "some", "half"])
+    assert np.allclose(table.roc_auc, 0.5, atol=0.05)
+    # PR-AUC at chance is the prevalence, not 0.5
+    assert np.allclose(table.pr_auc, table.prevalence, atol=0.03)
+    assert table.pr_auc["rare"] < 0.1
+
+
+def test_predicting_nothing_is_accurate_but_ranks_nothing():
+    y = tagging_truth(prevalence=(0.05, 0.1, 0.02))
+    scores = np.full(y.shape, -5.0)  # logits: every tag "absent" for every clip
+    accuracy = np.mean((scores > 0) == y)
+    assert accuracy > 0.9
+    table = evaluate.tag_metrics(y, scores, ["a", "b", "c"])
+    assert (table.roc_auc == 0.5).all()
+    assert np.allclose(table.pr_auc, table.prevalence)  # no better than chance either
+
+
+def test_tag_without_positives_or_negatives_is_nan_and_left_out_of_macro():
+    y = tagging_truth(n=300)
+    y[:, 0] = 0  # no positive
+    y[:, 2] = 1  # no negative
+    scores = np.random.default_rng(2).random(y.shape)
+    scores[:, 1] = y[:, 1]  # perfect on the one usable tag
+    table = evaluate.tag_metrics(pd.DataFrame(y, columns=["none", "ok", "all"]), scores)
+    assert table.loc[["none", "all"], ["roc_auc", "pr_auc"]].isna().all().all()
+    assert table.loc["macro", "roc_auc"] == 1.0 and table.loc["macro", "pr_auc"] == 1.0
+    assert table.loc["macro", "prevalence"] == pytest.approx(y[:, 1].mean())
+    assert table.loc["all", "prevalence"] == 1.0
+
+
+def test_tag_metrics_bad_input():
+    y = tagging_truth(n=20)
+    with pytest.raises(ValueError, match="n_tags"):
+        evaluate.tag_metrics(y, y[:, :2], ["a", "b", "c"])
+    with pytest.raises(ValueError, match="0 and 1"):
+        evaluate.tag_metrics(y * 2, y, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="finite"):
+        evaluate.tag_metrics(y, np.where(y, np.nan, 0.0), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="macro"):
+        evaluate.tag_metrics(y, y, ["a", "macro", "c"])
+
+
+def test_track_means_in_order_of_first_appearance():
+    scores = np.array([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0]])
+    ids, means = evaluate.track_means(scores, ["b", "a", "b"])
+    assert ids.tolist() == ["b", "a"]
+    assert means.tolist() == [[3.0, 2.5], [3.0, 2.0]]

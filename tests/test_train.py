@@ -68,3 +68,65 @@ def test_device_choice_on_this_machine():
     expected = ("cuda" if torch.cuda.is_available()
                 else "mps" if mps is not None and mps.is_available() else "cpu")
     assert train.choose_device().type == expected  # the first of CUDA, MPS, CPU present
+
+
+# ---- multi-label tagging -------------------------------------------------------------------
+
+
+def toy_tags(n=160, rows=20, frames=16, n_tags=5, seed=0):
+    """Arrays where each present tag raises its own row: several tags per example."""
+    rng = np.random.default_rng(seed)
+    tags = (rng.random((n, n_tags)) < 0.3).astype(np.float32)
+    X = rng.normal(size=(n, rows, frames)).astype(np.float32) * 3 + 40
+    X[:, :n_tags, :] += 6.0 * tags[:, :, None]
+    return X, tags
+
+
+def fit_tags(seed=0, epochs=8, **kwargs):
+    X, tags = toy_tags()
+    train.seed_everything(seed)
+    model = models.build("cnn1d", [X.shape[1:]], n_classes=tags.shape[1])
+    config = train.TrainConfig(epochs=epochs, seed=seed, batch_size=16, **kwargs)
+    history = train.fit(model, [X[:120]], tags[:120], [X[120:]], tags[120:], config,
+                        multilabel=True, progress=False)
+    return model, history
+
+
+def test_multilabel_learns_with_binary_cross_entropy():
+    from sklearn.metrics import roc_auc_score
+
+    model, history = fit_tags()
+    X, tags = toy_tags()
+    logits = train.predict_logits(model, [X[120:]])
+    assert logits.shape == (40, 5)
+    assert roc_auc_score(tags[120:], logits, average="macro") > 0.9
+    # the best epoch is the one with the lowest validation loss, and its weights are restored
+    assert history.best_epoch == int(np.argmin(history.val_loss))
+    loss = torch.nn.BCEWithLogitsLoss()(torch.as_tensor(logits), torch.as_tensor(tags[120:]))
+    assert loss.item() == pytest.approx(min(history.val_loss), rel=1e-5)
+    # accuracy is per tag: the share of (example, tag) pairs whose logit sign is right
+    assert history.val_accuracy[history.best_epoch] == pytest.approx(
+        np.mean((logits > 0) == (tags[120:] > 0.5)))
+
+
+def test_multilabel_is_deterministic():
+    m1, h1 = fit_tags(seed=4, epochs=2)
+    m2, h2 = fit_tags(seed=4, epochs=2)
+    assert h1.train_loss == h2.train_loss and h1.val_loss == h2.val_loss
+    for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_label_shapes_must_match_the_mode():
+    X, tags = toy_tags(n=40)
+    model = models.build("cnn1d", [X.shape[1:]], n_classes=5)
+    config = train.TrainConfig(epochs=1)
+    with pytest.raises(ValueError, match="multilabel=True"):
+        train.fit(model, [X], tags, config=config, progress=False)
+    with pytest.raises(ValueError, match=r"\(n, 5\)"):
+        train.fit(model, [X], tags.argmax(1), config=config, multilabel=True, progress=False)
+    with pytest.raises(ValueError, match=r"\(n, 5\)"):
+        train.fit(model, [X], tags[:, :3], config=config, multilabel=True, progress=False)
+    with pytest.raises(ValueError, match="mixup"):
+        train.fit(model, [X], tags, config=train.TrainConfig(epochs=1, mixup_alpha=0.2),
+                  multilabel=True, progress=False)
