@@ -17,6 +17,10 @@ SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)/librosa),)
 export LIBROSA_DATA_DIR ?= $(SHARED_DATA)/librosa
 endif
+# Real GTZAN clips for chapter 9's real-music comparison, when a sample sits beside the project.
+ifneq ($(wildcard $(SHARED_DATA)/gtzan-sample/genres),)
+export GENRE_LAB_REAL_SAMPLE ?= $(SHARED_DATA)/gtzan-sample
+endif
 
 BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
 # The course's JupyterLab settings (a chapter opens as a notebook on double-click; no news

@@ -188,3 +188,27 @@ def history(hist, *, axes=None, label: str | None = None, color=None):
     if label:
         axes[1].legend(fontsize=8)
     return axes
+
+
+def taggram(probabilities, tags, *, seconds_per_row: float, top: int = 12, ax=None,
+            title: str | None = None):
+    """A taggram: the probability of each tag (rows) in each segment (columns), for the
+    ``top`` tags by mean probability, most likely on top.
+
+    Notebook: 09-transfer-and-tagging.
+
+    Args:
+        probabilities: (n_segments, n_tags) tag probabilities.
+        tags: the tag names, one per column of ``probabilities``.
+        seconds_per_row: length of one segment (the time axis is in seconds).
+    """
+    p = np.asarray(probabilities, dtype=float)
+    order = np.argsort(p.mean(axis=0))[::-1][:top]
+    ax = _ax(ax, figsize=(8, 0.22 * len(order) + 0.9))
+    image = ax.imshow(p[:, order].T, aspect="auto", cmap="magma", vmin=0, vmax=1,
+                      interpolation="nearest",
+                      extent=(0, len(p) * seconds_per_row, len(order) - 0.5, -0.5))
+    ax.set_yticks(range(len(order)), [tags[i] for i in order], fontsize=8)
+    ax.set(xlabel="time (s)", title=title)
+    plt.colorbar(image, ax=ax, pad=0.01, label="probability")
+    return ax

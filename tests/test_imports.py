@@ -17,7 +17,8 @@ LAYERS = [
     {"store", "warmup", "audio"},       # the one cache; numba warm-up; decoding and cutting
     {"data"},                           # GTZAN, the synthetic set, splits, fetch
     {"features"},                       # frames, table, frontend, segments
-    {"dataset", "evaluate", "models", "pretrained"},  # datasets; metrics; networks; weights
+    {"dataset", "evaluate", "models"},  # datasets; metrics; networks
+    {"pretrained"},                     # musicnn's weights, embeddings, probes
     {"augment"},                        # transforms, SpecAugment, mixup, augmented copies
     {"train", "checkpoint"},            # the training loop; the one checkpoint format
     {"experiment", "compress"},         # orchestration; pruning, int8, measurements

@@ -1,5 +1,5 @@
 """musicnn and its VGG baseline in PyTorch: the front end, the weight mapping, and tags that
-make musical sense (no TensorFlow here, so no reference taggrams: see the module's notes)."""
+make musical sense. Parity with the original TensorFlow graph: tests/test_musicnn_parity.py."""
 
 from __future__ import annotations
 
@@ -115,7 +115,8 @@ def test_every_tensor_mapped_once(name):
     assert np.array_equal(state["output.weight"].numpy(),
                           tensors["dense_1/kernel" if "musicnn" in name else
                                   "dense/kernel"].T)
-    # TF's epsilon: checked here, since 1e-5 instead changes the tags too little to notice
+    # TF's default epsilon (1e-3); with torch's 1e-5 instead, taggrams move by up to 0.27
+    # (measured against TF: tests/test_musicnn_parity.py checks the outputs themselves)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert norms and all(m.eps == 1e-3 for m in norms)
     assert len(model.tags) == 50 and model.tags == M.TAGS[name[:3]]

@@ -36,8 +36,7 @@ from ..features.segments import Segments, labels_of
 from . import checkpoint_prefix, musicnn
 
 __all__ = ["LAYERS", "SEGMENT_SAMPLES", "SEGMENT_SECONDS", "SETTINGS", "Probe", "ProbeRun",
-           "embed", "embed_segments", "load_model", "segment_patches", "tag_file",
-           "track_means", "train_probe"]
+           "embed", "embed_segments", "load_model", "segment_patches", "tag_file", "train_probe"]
 
 #: Samples of one segment: one musicnn patch (``N_FRAMES`` frames at hop ``FFT_HOP``).
 SEGMENT_SAMPLES = musicnn.N_FRAMES * musicnn.FFT_HOP
@@ -177,16 +176,6 @@ def embed(tracks, model: str | nn.Module = "MSD_musicnn", *, progress: bool = Tr
             for layer in layers}
 
 
-def track_means(segments: Segments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(X, label, track_id)`` with one row per track: the mean of its segments' rows."""
-    ids, first, inverse = np.unique(segments.track_id, return_index=True, return_inverse=True)
-    order = np.argsort(first)  # tracks in order of first appearance
-    sums = np.zeros((len(ids), segments.X.shape[1]))
-    np.add.at(sums, inverse, segments.X)
-    means = sums / np.bincount(inverse)[:, None]
-    return (means[order].astype(np.float32), segments.label[first][order], ids[order])
-
-
 # ------------------------------------------------------------------------------- probes
 
 class Probe(nn.Module):
@@ -200,7 +189,7 @@ class Probe(nn.Module):
 
     kinds = ("audio",)
 
-    def __init__(self, backbone: str = "MSD_musicnn", layer: str = "penultimate",
+    def __init__(self, backbone: str = "MSD_musicnn", layer: str = "max_pool",
                  n_classes: int = len(GENRES), dim: int | None = None):
         super().__init__()
         if backbone not in musicnn.MODELS:
@@ -219,6 +208,10 @@ class Probe(nn.Module):
                 self.backbone.eval()
                 dim = self.backbone.features(torch.zeros(1, musicnn.N_FRAMES, musicnn.N_MELS)
                                              )[layer].flatten(1).shape[1]
+        # the standardisation fitted on the training vectors, kept apart from the linear
+        # layer: folded into its weights, large means cancel badly in float32
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
         self.head = nn.Linear(dim, n_classes)
 
     def train(self, mode: bool = True):
@@ -228,12 +221,13 @@ class Probe(nn.Module):
 
     def logits(self, vectors) -> torch.Tensor:
         """Logits of ``layer`` vectors ``(n, dim)``."""
-        return self.head(torch.as_tensor(np.asarray(vectors), dtype=torch.float32))
+        x = torch.as_tensor(np.asarray(vectors), dtype=torch.float32)
+        return self.head((x - self.mean) / self.scale)
 
     def forward(self, segments: torch.Tensor) -> torch.Tensor:
         patches = segment_patches(segments.detach().cpu().numpy())
         features = self.backbone.features(torch.from_numpy(patches))
-        return self.head(features[self.layer].flatten(1))
+        return self.logits(features[self.layer].flatten(1))
 
     def spec(self) -> dict:
         """What rebuilds this probe (``Probe(**spec minus name)``), as checkpoints store it."""
@@ -248,9 +242,8 @@ class Probe(nn.Module):
     def from_sklearn(cls, pipeline, weights: nn.Module, layer: str,
                      n_classes: int = len(GENRES)) -> Probe:
         """The probe computing ``pipeline.decision_function`` (a StandardScaler, then a
-        LogisticRegression) on ``layer`` of ``weights`` (a network from :func:`load_model`),
-        the scaler folded into the linear layer. Output ``i`` is class ``i``; a class the
-        regression never saw gets a bias of -1e4."""
+        LogisticRegression) on ``layer`` of ``weights`` (a network from :func:`load_model`).
+        Output ``i`` is class ``i``; a class the regression never saw gets a bias of -1e4."""
         scaler, linear = pipeline[0], pipeline[-1]
         coef, intercept = linear.coef_, linear.intercept_
         if coef.shape[0] == 1:  # two classes: sklearn keeps one row z; softmax of (-z/2, z/2)
@@ -258,11 +251,12 @@ class Probe(nn.Module):
                                                                         intercept / 2]
         weight = np.zeros((n_classes, coef.shape[1]))
         bias = np.full(n_classes, -1e4)
-        weight[linear.classes_] = coef / scaler.scale_
-        bias[linear.classes_] = intercept - weight[linear.classes_] @ scaler.mean_
+        weight[linear.classes_], bias[linear.classes_] = coef, intercept
         probe = cls(weights.model_name, layer, n_classes=n_classes, dim=weight.shape[1])
         probe.backbone.load_state_dict(weights.state_dict())
         with torch.no_grad():
+            probe.mean.copy_(torch.from_numpy(scaler.mean_))
+            probe.scale.copy_(torch.from_numpy(scaler.scale_))
             probe.head.weight.copy_(torch.from_numpy(weight))
             probe.head.bias.copy_(torch.from_numpy(bias))
         return probe.eval()
@@ -283,7 +277,7 @@ class ProbeRun:
     result: dict
 
 
-def train_probe(tracks, backbone: str = "MSD_musicnn", layer: str = "penultimate", *,
+def train_probe(tracks, backbone: str = "MSD_musicnn", layer: str = "max_pool", *,
                 Cs=(0.001, 0.01, 0.1, 1.0), seed: int = 0, progress: bool = True) -> ProbeRun:
     """Fit a linear probe on ``layer`` of ``backbone`` for the tracks' ``split`` column.
 
@@ -301,7 +295,10 @@ def train_probe(tracks, backbone: str = "MSD_musicnn", layer: str = "penultimate
         tracks: a track table with a ``split`` column (``genre_lab.dataset.split_tracks``),
             or without one: every track is then a training track.
         backbone: one of ``musicnn.MODELS``.
-        layer: one of ``LAYERS[...]`` for the backbone's architecture.
+        layer: one of ``LAYERS[...]`` for the backbone's architecture. The default,
+            musicnn's mid-level features max-pooled over each 3-s segment (753 values), was
+            the best of the four layers on 50 real GTZAN clips (cross-validated track
+            accuracy 0.85, against 0.83 mean_pool, 0.79 penultimate, 0.76 taggram; chapter 9).
         Cs: the regularisation values tried.
         seed: of the cross-validation folds.
         progress: progress bar while embedding.
