@@ -208,3 +208,15 @@ def test_probe_on_real_clips_beats_training_from_scratch(module_cache):
             accuracies.append(run.result["track_accuracy"])
     print(f"real clips, probe-msd: {np.mean(accuracies):.3f} +- {np.std(accuracies):.3f}")
     assert np.mean(accuracies) >= 0.70
+
+
+def test_without_the_wheel_the_cli_says_the_install_command(monkeypatch, tmp_path, capsys):
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    monkeypatch.setenv("GENRE_LAB_CACHE", str(tmp_path / "cache"))
+    tone = write_tone(tmp_path / "tone.wav", seconds=4.0)
+    assert cli.main(["tag", str(tone)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install --no-deps musicnn==0.1.0" in err
