@@ -139,7 +139,9 @@ def embed(tracks, model: str | nn.Module = "MSD_musicnn", *, progress: bool = Tr
         cache: load from / save to the store.
 
     Returns:
-        ``{layer: Segments}``, X ``(n_segments, dim)`` float32, tracks in table order.
+        ``{layer: Segments}``, X ``(n_segments, dim)`` float32, tracks in table order. One
+        vector per track: ``genre_lab.evaluate.track_means(v.X, v.track_id)`` (the mean of
+        its segments).
     """
     network = load_model(model) if isinstance(model, str) else model
     layers = LAYERS[_architecture(network.model_name)]
