@@ -121,15 +121,16 @@ def log_mel(audio: np.ndarray, *, pad_mode: str = "reflect") -> np.ndarray:
     """musicnn's log-mel spectrogram, ``(frames, 96)`` float32 (``extractor.batch_data``).
 
     Args:
-        audio: mono audio at 16 kHz.
+        audio: mono audio at 16 kHz, or a batch ``(..., samples)`` of signals of one length
+            (librosa computes them in one call): then ``(..., frames, 96)``.
         pad_mode: the STFT's centring pad; ``'reflect'`` was librosa's default when musicnn
             was released (and trained), ``'constant'`` is librosa >= 0.10's.
     """
     import librosa
 
     mel = librosa.feature.melspectrogram(y=audio, sr=SR, hop_length=FFT_HOP, n_fft=FFT_SIZE,
-                                         n_mels=N_MELS, pad_mode=pad_mode).T
-    return log_compress(mel)
+                                         n_mels=N_MELS, pad_mode=pad_mode)
+    return log_compress(np.swapaxes(mel, -1, -2))
 
 
 def patches(spectrogram: np.ndarray, n_frames: int = N_FRAMES, hop: int | None = None

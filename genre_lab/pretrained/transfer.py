@@ -95,7 +95,11 @@ def segment_patches(y: np.ndarray, **kwargs) -> np.ndarray:
     rows = y if y.ndim == 2 else audio.segment(y, sr=musicnn.SR, seconds=SEGMENT_SECONDS)
     if rows.shape[1] != SEGMENT_SAMPLES:
         raise ValueError(f"segments must have {SEGMENT_SAMPLES} samples, got {rows.shape[1]}")
-    return np.stack([musicnn.log_mel(row, **kwargs)[:musicnn.N_FRAMES] for row in rows])
+    out = np.empty((len(rows), musicnn.N_FRAMES, musicnn.N_MELS), np.float32)
+    for start in range(0, len(rows), _BATCH):  # librosa's STFT over a batch of segments
+        out[start:start + _BATCH] = musicnn.log_mel(rows[start:start + _BATCH], **kwargs
+                                                    )[:, :musicnn.N_FRAMES]
+    return out
 
 
 def _vectors(model: nn.Module, patches: np.ndarray, layers) -> dict[str, np.ndarray]:
