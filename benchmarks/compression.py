@@ -199,8 +199,8 @@ def main(argv=None) -> int:
         targets.append((f"static int8 loses <= 1 point on {args.emulate} (segments)",
                         emulated["static-int8"] - f.accuracy,
                         emulated["static-int8"] >= f.accuracy - 0.01))
-    print(f"\ntargets ({args.threads} thread(s); seed 001: quantized 3.93x, 0.7374 -> 0.7273, "
-          "no speed-up; pruned MLP 5.49x):")
+    print(f"\ntargets ({args.threads} thread(s); Wei, Chen & Lu: quantized 3.93x, "
+          "0.7374 -> 0.7273, no speed-up; pruned MLP 5.49x):")
     for name, value, ok in targets:
         print(f"  {'met   ' if ok else 'MISSED'} {name}: {value:+.3f}")
     print(f"total {time.perf_counter() - start:.0f} s", file=sys.stderr)

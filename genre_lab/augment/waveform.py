@@ -94,8 +94,8 @@ class GaussianNoise(Transform):
     Notebook: 06-augmentation.
 
     The noise is scaled to the clip's own power, so the SNR is exact whatever the clip's
-    level (seed 003 and seed 004 added noise of a fixed amplitude, 0.001 and 0.005, which
-    drowns a quiet clip and leaves a loud one untouched). A silent clip stays silent.
+    level (Kiefer, Li & Mak and Garcia Martin added noise of a fixed amplitude, 0.001 and
+    0.005, which drowns a quiet clip and leaves a loud one untouched). A silent clip stays silent.
 
     Args:
         snr_db: SNR in dB, a number or a (low, high) range drawn uniformly; ``inf`` adds
@@ -257,7 +257,7 @@ class TimeShift(Transform):
 
 @dataclass(frozen=True)
 class RandomCrop(Transform):
-    """A random excerpt of ``seconds`` (seed 004's slicing, at a random place); a shorter
+    """A random excerpt of ``seconds`` (Garcia Martin's slicing, at a random place); a shorter
     signal is zero-padded at the end. The output has ``round(seconds * sr)`` samples.
 
     Notebook: 06-augmentation.

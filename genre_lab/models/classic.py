@@ -23,8 +23,9 @@ def pipeline(estimator, *, scale: bool = True) -> Pipeline:
 
 def deep_mlp(*, hidden=(256, 128, 64, 32), alpha: float = 1e-3, batch_size: int = 32,
              learning_rate_init: float = 1e-3, max_iter: int = 300, seed: int = 0) -> Pipeline:
-    """A 5-layer perceptron (four hidden layers and the output), seed 000's "standard NN",
-    with L2 penalty ``alpha`` and early stopping on a held-out tenth of the training data."""
+    """A 5-layer perceptron (four hidden layers and the output), Miri, Enriquez & Donohue's
+    "standard NN", with L2 penalty ``alpha`` and early stopping on a held-out tenth of the
+    training data."""
     return pipeline(MLPClassifier(hidden_layer_sizes=hidden, alpha=alpha, batch_size=batch_size,
                                   learning_rate_init=learning_rate_init, max_iter=max_iter,
                                   early_stopping=True, n_iter_no_change=15, random_state=seed))

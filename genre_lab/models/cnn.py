@@ -18,7 +18,7 @@ def _flat_size(features: nn.Module, input_shape) -> int:
 class PixelMLP(nn.Module):
     """A 5-layer perceptron on the flattened spectrogram pixels.
 
-    Seed 000 (Miri, Enriquez & Donohue, CS230 2018) tried this first on grayscale
+    Miri, Enriquez & Donohue (CS230 report, 2018) tried this first on grayscale
     spectrogram images: it reached ~90% training and ~45% development accuracy, which is the
     lesson: pixels without convolution overfit.
     """
@@ -40,7 +40,7 @@ class PixelMLP(nn.Module):
 class LeNet5(nn.Module):
     """LeNet-5 style: two small conv + average-pool stages, then 120-84-classes.
 
-    Seed 004 (Garcia Martin's blog post, 2019): 95% training but 78% test accuracy on GTZAN
+    Garcia Martin's blog post (2019): 95% training but 78% test accuracy on GTZAN
     mel spectrograms, i.e. it overfits.
     """
 
@@ -63,7 +63,7 @@ class LeNet5(nn.Module):
 class CNN64(nn.Module):
     """Four blocks of 64 3x3 filters, 2x2 max pooling and dropout, then one dense layer.
 
-    Seed 004's "CNN-64": 0.876 test accuracy on GTZAN 3-second mel patches, with no sign of
+    Garcia Martin's "CNN-64": 0.876 test accuracy on GTZAN 3-second mel patches, with no sign of
     overfitting (train 0.873).
     """
 
@@ -84,7 +84,7 @@ class CNN64(nn.Module):
 
 class FrequencyChannel(nn.Module):
     """Append a channel holding each row's frequency position in [-1, 1] (CoordConv-style),
-    so convolutions can tell a low note from a high one (seed 003's positional idea)."""
+    so convolutions can tell a low note from a high one (Kiefer, Li & Mak's positional idea)."""
 
     def forward(self, x):
         b, _, f, t = x.shape
@@ -97,7 +97,7 @@ class Cheng2020(nn.Module):
     128-64-32-16-8 filters, each followed by ReLU, 2x2 max pooling and dropout 0.5, then one
     dense layer.
 
-    Seed 003 (Kiefer, Li & Mak) used it as their baseline: 47% after 10 epochs, where the
+    Kiefer, Li & Mak used it as their baseline: 47% after 10 epochs, where the
     paper reports 83.3% after 100 epochs with majority voting.
 
     Args:
@@ -152,8 +152,8 @@ class ResNet(nn.Module):
     pooling. Widths default to a quarter of ResNet-18's (16-128 instead of 64-512) so it
     trains on a CPU.
 
-    Seed 001 (Wei, Chen & Lu) reached 0.84 with an ImageNet-pretrained ResNet18 on mel images;
-    seed 003 got 16% training one from scratch for 10 epochs.
+    Wei, Chen & Lu reached 0.84 with an ImageNet-pretrained ResNet18 on mel images;
+    Kiefer, Li & Mak got 16% training one from scratch for 10 epochs.
 
     Args:
         widths: output channels of the four stages.

@@ -13,7 +13,7 @@ from .rnn import LSTMClassifier
 
 
 class Fusion(nn.Module):
-    """Seed 001's multimodal network (Wei, Chen & Lu): image features from a CNN and
+    """Wei, Chen & Lu's multimodal network (Rice report): image features from a CNN and
     sequence features from an LSTM, concatenated and classified by fully connected layers.
 
     Args:

