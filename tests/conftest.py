@@ -27,6 +27,18 @@ def shared(relative: str) -> Path:
     return path
 
 
+def skip_without_musicnn() -> None:
+    """Skip the calling test module when the musicnn wheel (the pretrained weights) is absent."""
+    import importlib.metadata
+
+    from genre_lab.pretrained import INSTALL
+
+    try:
+        importlib.metadata.distribution("musicnn")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"the musicnn wheel is not installed (`{INSTALL}`)", allow_module_level=True)
+
+
 def write_tone(path: Path, *, seconds: float = 4.0, sr: int = 22050, channels: int = 1,
                subtype: str = "PCM_16", freq: float = 220.0, seed: int = 0) -> Path:
     """Write a short clip (a tone plus a little noise) for layout tests."""

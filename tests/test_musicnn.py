@@ -3,7 +3,6 @@ make musical sense. Parity with the original TensorFlow graph: tests/test_musicn
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import subprocess
 import sys
@@ -12,13 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import skip_without_musicnn  # noqa: E402
 from genre_lab import pretrained
 
-try:
-    importlib.metadata.distribution("musicnn")
-except importlib.metadata.PackageNotFoundError:
-    pytest.skip(f"the musicnn wheel is not installed (`{pretrained.INSTALL}`)",
-                allow_module_level=True)
+skip_without_musicnn()
 
 from conftest import shared  # noqa: E402
 from genre_lab.pretrained import musicnn as M  # noqa: E402

@@ -39,7 +39,6 @@ of 'reflect' changes trumpet's by up to 3.8e-3.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 from pathlib import Path
 
@@ -47,13 +46,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import skip_without_musicnn  # noqa: E402
 from genre_lab import pretrained
 
-try:
-    importlib.metadata.distribution("musicnn")
-except importlib.metadata.PackageNotFoundError:
-    pytest.skip(f"the musicnn wheel is not installed (`{pretrained.INSTALL}`)",
-                allow_module_level=True)
+skip_without_musicnn()
 
 from conftest import shared  # noqa: E402
 from genre_lab.pretrained import musicnn as M  # noqa: E402

@@ -12,13 +12,9 @@ import pandas as pd
 import pytest
 import torch
 
-from genre_lab import pretrained
+from conftest import skip_without_musicnn  # noqa: E402
 
-try:
-    importlib.metadata.distribution("musicnn")
-except importlib.metadata.PackageNotFoundError:
-    pytest.skip(f"the musicnn wheel is not installed (`{pretrained.INSTALL}`)",
-                allow_module_level=True)
+skip_without_musicnn()
 
 from conftest import shared, write_tone  # noqa: E402
 from genre_lab import GENRES, audio, checkpoint, cli  # noqa: E402

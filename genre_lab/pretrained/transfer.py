@@ -36,7 +36,8 @@ from ..features.segments import Segments, labels_of
 from . import checkpoint_prefix, musicnn
 
 __all__ = ["LAYERS", "SEGMENT_SAMPLES", "SEGMENT_SECONDS", "SETTINGS", "Probe", "ProbeRun",
-           "embed", "embed_segments", "load_model", "segment_patches", "tag_file", "train_probe"]
+           "embed", "embed_segments", "load_model", "segment_patches", "segment_tags", "tag_file",
+           "train_probe"]
 
 #: Samples of one segment: one musicnn patch (``N_FRAMES`` frames at hop ``FFT_HOP``).
 SEGMENT_SAMPLES = musicnn.N_FRAMES * musicnn.FFT_HOP
@@ -357,6 +358,13 @@ def train_probe(tracks, backbone: str = "MSD_musicnn", layer: str = "max_pool", 
 
 
 # ------------------------------------------------------------------------------ tagging
+
+def segment_tags(model: nn.Module, y: np.ndarray) -> np.ndarray:
+    """``(segments, 50)`` tag probabilities (a taggram) of a mono 16-kHz signal, one row per
+    one-patch segment. Notebook: 09."""
+    segments = audio.segment(y, sr=musicnn.SR, seconds=SEGMENT_SECONDS)
+    return embed_segments(model, segments, ("taggram",))["taggram"]
+
 
 def tag_file(path, model: nn.Module, *, top: int = 5) -> list[tuple[str, float]]:
     """musicnn's tagger on a file of any length: the ``top`` tags of the mean taggram of
