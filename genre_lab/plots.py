@@ -113,7 +113,7 @@ def spectrogram(S_db, *, sr: int = SAMPLE_RATE, hop_length: int = FEATURES.hop_l
 def spectrograms_by_genre(images: dict, *, sr: int = SAMPLE_RATE,
                           hop_length: int = FEATURES.hop_length, y_axis: str = "mel",
                           axes=None, **kwargs):
-    """One spectrogram per genre side by side, on a shared colour scale.
+    """One spectrogram per genre side by side, on a shared colour scale and colour map.
 
     Notebook: 02-spectrograms.
 
@@ -124,9 +124,14 @@ def spectrograms_by_genre(images: dict, *, sr: int = SAMPLE_RATE,
         rows = (len(images) + 1) // 2
         _, axes = plt.subplots(rows, 2, figsize=(11, 2.0 * rows), sharex=True, sharey=True,
                                layout="constrained")
+    import librosa.display
+
     axes = np.ravel(axes)
     vmin = min(np.min(v) for v in images.values())
     vmax = max(np.max(v) for v in images.values())
+    # one colour map for all panels (specshow would choose per image, by the sign of its values)
+    kwargs.setdefault("cmap", librosa.display.cmap(np.concatenate([np.ravel(v) for v in
+                                                                   images.values()])))
     for ax, (genre, S) in zip(axes, images.items(), strict=False):
         spectrogram(S, sr=sr, hop_length=hop_length, y_axis=y_axis, ax=ax, title=genre,
                     colorbar=False, vmin=vmin, vmax=vmax, **kwargs)
