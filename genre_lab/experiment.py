@@ -85,7 +85,11 @@ def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag,
     assignment = sorted(zip(data.tracks.track_id, data.tracks.split, strict=True))
     if data.segment_split is not None:
         assignment = hashlib.sha256("".join(data.segment_split).encode()).hexdigest()
-    return dict(name=name, options=options, config={**asdict(cfg), "device": None},
+    # what cannot change the weights stays out of the key: the device (as the cache is per
+    # machine), the loader's workers, and mixed precision left to its device default
+    config = {k: v for k, v in asdict(cfg).items()
+              if k != "num_workers" and not (k == "amp" and v is None)}
+    return dict(name=name, options=options, config={**config, "device": None},
                 tracks=store.fingerprint(data.tracks), split=assignment,
                 features=data.settings.as_dict(), augmentations=data.augmentations, tag=tag,
                 distillation=distill.key() if distill else None, torch=torch.__version__)

@@ -1,6 +1,7 @@
 """One training loop for every torch model in the course.
 
-* device chosen automatically: CUDA, then Apple MPS, then CPU;
+* device chosen automatically: CUDA, then Apple MPS, then CPU; on CUDA, mixed precision
+  (``torch.autocast``) and pinned-memory batches, while the CPU path stays in float32;
 * seeded and deterministic on CPU (same seed, same metrics);
 * input standardisation fitted on the training split only;
 * history of train/validation loss and accuracy, early stopping, best-checkpoint restore;
@@ -61,6 +62,13 @@ class TrainConfig:
         normalize: standardise each input row (mel band, MFCC) with training statistics;
             False feeds raw dB values (chapter 4 shows why not).
         device: None for automatic choice.
+        amp: mixed precision (``torch.autocast``: bfloat16 where the GPU supports it, else
+            float16 with a gradient scaler); None turns it on for CUDA only, so CPU results
+            never change.
+        num_workers: ``DataLoader`` worker processes. The course's batches come from arrays
+            already in memory, where 0 (no workers) is fastest. Workers draw their seed from
+            the shuffling generator, so a run with workers is deterministic but not the same
+            run as without.
     """
 
     epochs: int = 10
@@ -72,6 +80,23 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     normalize: bool = True
     device: str | None = None
+    amp: bool | None = None
+    num_workers: int = 0
+
+
+def autocast_dtype(device: torch.device, amp: bool | None) -> torch.dtype | None:
+    """The dtype mixed precision computes in on ``device``, or None for plain float32.
+
+    ``amp=None`` means CUDA only: bfloat16 where supported (no gradient scaling needed),
+    else float16. On a CPU, ``amp=True`` uses bfloat16.
+    """
+    if amp is None:
+        amp = device.type == "cuda"
+    if not amp:
+        return None
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
 @dataclass
@@ -105,23 +130,38 @@ def _n_correct(logits, y, multilabel: bool):
     return (logits.argmax(1) == y).sum().item()
 
 
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+
+
 @torch.no_grad()
-def predict_logits(model: nn.Module, inputs, *, batch_size: int = 256, device=None):
-    """Logits of a model on arrays (one array per input kind), as a NumPy array."""
+def predict_logits(model: nn.Module, inputs, *, batch_size: int = 256, device=None,
+                   amp: bool | None = None):
+    """Logits of a model on arrays (one array per input kind), as a NumPy array (float32).
+
+    ``amp``: mixed precision as in :class:`TrainConfig` (None: on CUDA only).
+    """
     device = choose_device(device) if not isinstance(device, torch.device) else device
     model = model.to(device).eval()
-    loader = DataLoader(TensorDataset(*_tensors(inputs)), batch_size=batch_size)
-    out = [model(*(x.to(device) for x in batch)).float().cpu() for batch in loader]
+    dtype = autocast_dtype(device, amp)
+    loader = DataLoader(TensorDataset(*_tensors(inputs)), batch_size=batch_size,
+                        pin_memory=device.type == "cuda")
+    out = []
+    for batch in loader:
+        with _autocast(device, dtype):
+            out.append(model(*(x.to(device, non_blocking=True) for x in batch)).float().cpu())
     return torch.cat(out).numpy()
 
 
-def _epoch_metrics(model, loader, loss_fn, device, multilabel: bool = False):
+def _epoch_metrics(model, loader, loss_fn, device, multilabel: bool = False, dtype=None):
     model.eval()
     total, correct, loss_sum = 0, 0, 0.0
     with torch.no_grad():
         for *xs, y in loader:
-            xs, y = [x.to(device) for x in xs], y.to(device)
-            logits = model(*xs)
+            xs = [x.to(device, non_blocking=True) for x in xs]
+            y = y.to(device, non_blocking=True)
+            with _autocast(device, dtype):
+                logits = model(*xs).float()
             loss_sum += loss_fn(logits, y).item() * len(y)
             correct += _n_correct(logits, y, multilabel)
             total += len(y)
@@ -215,11 +255,18 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
     if distilling:  # the teacher's logits travel with their examples through the shuffle
         tensors.insert(-1, torch.as_tensor(np.asarray(teacher_logits), dtype=torch.float32))
     train = TensorDataset(*tensors)
-    loader = DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=generator)
+    dtype = autocast_dtype(device, config.amp)
+    # float16 gradients can underflow: scale the loss (bfloat16 and float32 need no scaling)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    pin = device.type == "cuda"                  # page-locked batches copy to the GPU async
+    workers = dict(num_workers=config.num_workers,
+                   persistent_workers=config.num_workers > 0)
+    loader = DataLoader(train, batch_size=config.batch_size, shuffle=True, generator=generator,
+                        pin_memory=pin, **workers)
     val = None
     if val_inputs is not None:
         val = DataLoader(TensorDataset(*_tensors(val_inputs, val_labels, multilabel)),
-                         batch_size=256)
+                         batch_size=256, pin_memory=pin, **workers)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
@@ -233,7 +280,8 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
         model.train()
         seen, correct, loss_sum = 0, 0, 0.0
         for *xs, y in loader:
-            xs, y = [x.to(device) for x in xs], y.to(device)
+            xs = [x.to(device, non_blocking=True) for x in xs]
+            y = y.to(device, non_blocking=True)
             soft = xs.pop() if distilling else None
             if batch_transform is not None:
                 xs = batch_transform(xs, generator)
@@ -243,14 +291,16 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
 
                 xs, target = mixup(xs, y, model.n_classes, alpha=config.mixup_alpha,
                                    generator=generator)
-            logits = model(*xs)
+            with _autocast(device, dtype):
+                logits = model(*xs).float()      # losses in float32 under mixed precision
             if distilling:
                 loss = distillation_loss(logits, soft, y, temperature=temperature, alpha=alpha)
             else:
                 loss = loss_fn(logits, target)
             optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             seen += len(y)
             loss_sum += loss.item() * len(y)
             correct += _n_correct(logits, y, multilabel)
@@ -258,7 +308,7 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
         history.train_loss.append(train_loss)
         history.train_accuracy.append(train_acc)
         if val is not None:
-            val_loss, val_acc = _epoch_metrics(model, val, loss_fn, device, multilabel)
+            val_loss, val_acc = _epoch_metrics(model, val, loss_fn, device, multilabel, dtype)
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_acc)
             key = (-val_loss, val_acc) if multilabel else (val_acc, -val_loss)
