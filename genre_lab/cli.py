@@ -18,6 +18,7 @@ MODEL is a checkpoint (``genre_lab.checkpoint``): the ``--out`` folder of ``trai
 ``.pt`` file that a chapter, ``experiment`` or ``compress`` saved.
     genre-lab fetch gtzan --dest DIR [--archive FILE | --url URL] [--sha256 HASH]
     genre-lab fetch splits [--dest DIR]
+    genre-lab fetch fma-small --dest DIR | genre-lab fetch fma-metadata --dest DIR
 """
 
 from __future__ import annotations
@@ -290,6 +291,20 @@ def _fetch(args) -> int:
     from .data import fetch, gtzan
 
     progress = not args.quiet
+    if args.what.startswith("fma-"):
+        if args.dest is None:
+            raise ValueError(f"fetch {args.what} needs --dest DIR")
+        if args.archive or args.url or args.sha256:
+            raise ValueError("--archive, --url and --sha256 are for gtzan")
+        part = args.what.removeprefix("fma-")
+        root = fetch.fetch_fma(args.dest, part, progressbar=progress)
+        if part == "metadata":
+            print(f"FMA metadata in {root / 'fma_metadata'}")
+        else:
+            print(f"FMA {part} in {root / f'fma_{part}'}; its clips are checked when loaded:\n"
+                  f"  from genre_lab.data import fma\n"
+                  f"  tracks = fma.load_tracks({str(root)!r}, {part!r})")
+        return 0
     if args.what == "splits":
         folder = fetch.fetch_splits(args.dest, progressbar=progress)
         print(f"fault-filtered split lists (Kereliuk et al. 2015) in {folder}")
@@ -387,8 +402,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("fetch", help="download and verify GTZAN or the filtered split lists")
-    p.add_argument("what", choices=["gtzan", "splits"])
+    from .data.fetch import FMA, FMA_SIZES
+
+    large = "\n".join(f"  fma_{k}.zip ({FMA_SIZES[k]}): {e.urls[0]}\n    sha1 {e.sha256}"
+                      for k, e in FMA.items() if k not in ("metadata", "small"))
+    p = sub.add_parser(
+        "fetch", help="download and verify GTZAN, the filtered split lists, or FMA small",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"fma-small gets fma_metadata.zip ({FMA_SIZES['metadata']}) and "
+                    f"fma_small.zip ({FMA_SIZES['small']}: 8,000 30-s clips, 8 genres)\n"
+                    "into DIR/fma_metadata and DIR/fma_small. "
+                    "The larger FMA subsets are not fetched here;\nget them with a download "
+                    "manager, check the sha1, unzip into DIR\n(then fma.load_tracks(DIR, 'medium') "
+                    "etc. reads them):\n" + large)
+    p.add_argument("what", choices=["gtzan", "splits", "fma-small", "fma-metadata"])
     p.add_argument("--dest", type=Path, default=None, metavar="DIR",
                    help="target folder (splits: default the cache folder)")
     source = p.add_mutually_exclusive_group()

@@ -10,6 +10,8 @@ files resume where an interrupted download stopped (HTTP range requests).
   ``opihi.cs.uvic.ca`` is often down: the registry adds the Internet Archive's copy, and a
   user can name an archive already on disk or another mirror. It is unpacked and checked in
   a temporary folder and only then swapped in: a failed fetch never harms an earlier one.
+* FMA (Defferrard et al. 2017): ``fma_metadata.zip`` and the audio subsets' zips, verified
+  by the sha1 sums its authors publish, unpacked and swapped in the same way.
 
 Every failure is a one-line ``FetchError`` that names the file.
 
@@ -36,11 +38,13 @@ from .. import config
 
 @dataclass(frozen=True)
 class Entry:
-    """A downloadable file: where it may be had, and the sha256 it must have."""
+    """A downloadable file: where it may be had, and the sha256 it must have (or the hash
+    of another algorithm that pooch knows, named by ``alg``: FMA publishes sha1 sums)."""
 
     fname: str
     urls: tuple[str, ...]
     sha256: str | None
+    alg: str = "sha256"
 
 
 _SPLIT_MIRRORS = (
@@ -65,6 +69,19 @@ GTZAN = Entry(
      "https://web.archive.org/web/20220328223413/http://opihi.cs.uvic.ca/sound/genres.tar.gz"),
     "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6",
 )
+#: FMA (Defferrard et al. 2017): the metadata and the audio subsets, with the sha1 sums and
+#: URLs of mdeff/fma README.md (release of 2017-05-09) and sizes as it states them.
+FMA = {
+    name: Entry(f"fma_{name}.zip", (f"https://os.unil.cloud.switch.ch/fma/fma_{name}.zip",),
+                sha1, alg="sha1")
+    for name, sha1 in [("metadata", "f0df49ffe5f2a6008d7dc83c6915b31835dfe733"),
+                       ("small", "ade154f733639d52e35e32f5593efe5be76c6d70"),
+                       ("medium", "c67b69ea232021025fca9231fc1c7c1a063ab50b"),
+                       ("large", "497109f4dd721066b5ce5e5f250ec604dc78939e"),
+                       ("full", "0f0ace23fbe9ba30ecb7e95f763e435ea802b8ab")]
+}
+FMA_SIZES = {"metadata": "342 MiB", "small": "7.2 GiB", "medium": "22 GiB", "large": "93 GiB",
+             "full": "879 GiB"}
 
 
 class FetchError(RuntimeError):
@@ -141,7 +158,8 @@ def download(entry: Entry, dest, *, urls=None, sha256: str | None = None,
     errors = []
     for url in urls or entry.urls:
         try:
-            path = pooch.retrieve(url, known_hash=f"sha256:{known}" if known else None,
+            alg = "sha256" if sha256 else entry.alg
+            path = pooch.retrieve(url, known_hash=f"{alg}:{known}" if known else None,
                                   fname=entry.fname, path=dest,
                                   downloader=ResumableDownloader(part, progressbar=progressbar))
             return Path(path)
@@ -389,7 +407,7 @@ def _swap_in(new: Path, root: Path) -> None:
     if not root.exists():
         os.rename(new, root)
         return
-    holder = Path(tempfile.mkdtemp(prefix=".gtzan-old-", dir=root.parent))
+    holder = Path(tempfile.mkdtemp(prefix=f".{root.name}-old-", dir=root.parent))
     old = holder / root.name
     try:
         os.rename(root, old)
@@ -409,3 +427,64 @@ def _swap_in(new: Path, root: Path) -> None:
         raise FetchError(f"{root}: cannot move the new copy in ({_one_line(err)}); the "
                          "earlier copy is unchanged") from None
     shutil.rmtree(holder, ignore_errors=True)
+
+
+def fetch_fma(dest, what: str = "small", *, progressbar: bool = True) -> Path:
+    """Get FMA's metadata and (unless ``what`` is "metadata") one audio subset into ``dest``;
+    returns ``dest``, the root that ``fma.load_tracks`` reads.
+
+    Each zip is downloaded (resumable, verified by its published sha1; a verified zip
+    already in ``dest`` is reused), unpacked into a temporary folder inside ``dest``,
+    checked (``fma_metadata/tracks.csv`` with FMA's columns; ``fma_<subset>/NNN/*.mp3``) and
+    only then swapped in for ``dest/fma_<what>``, as ``fetch_gtzan`` does: on any failure
+    the earlier folder is as it was. The clips themselves are checked when loaded. It needs
+    room for a zip and its unpacked copy (2 x 7.2 GiB for small; a third copy while an
+    earlier folder is replaced).
+
+    Args:
+        what: "metadata", or a subset of :data:`FMA` (small: 7.2 GiB; medium, large and full
+            are 22, 93 and 879 GiB: the CLI leaves those to a download manager).
+
+    Raises:
+        FetchError: ``dest`` is not a writable folder, a zip cannot be had (offline) or does
+            not match its sha1, is corrupt, or does not hold what FMA's zip holds; one line.
+    """
+    if what not in FMA:
+        raise FetchError(f"unknown FMA part {what!r}: choose one of {', '.join(FMA)}")
+    dest = _writable_folder(dest)
+    for part in dict.fromkeys(["metadata", what]):
+        _fetch_fma_zip(part, dest, progressbar=progressbar)
+    return dest
+
+
+def _fetch_fma_zip(part: str, dest: Path, *, progressbar: bool) -> None:
+    from . import fma
+
+    name = f"fma_{part}"
+    root = dest / name
+    if root.exists() and not root.is_dir():
+        raise FetchError(f"{root}: exists and is not a folder")
+    archive = download(FMA[part], dest, progressbar=progressbar)
+    try:
+        new = Path(tempfile.mkdtemp(prefix=".fma-new-", dir=dest))
+    except OSError as err:
+        raise FetchError(f"{dest}: cannot create a folder there ({_one_line(err)})") from None
+    try:
+        extract(archive, new)
+        if not (new / name).is_dir():
+            raise FetchError(f"{archive}: not FMA's {name}.zip (no {name}/ folder inside)")
+        if part == "metadata":
+            try:
+                fma.header(new / name / "tracks.csv")
+            except fma.FMAError as err:
+                text = _one_line(err).replace(str(new / name) + os.sep, "")
+                raise FetchError(f"{archive}: not FMA's metadata ({text})") from None
+        elif next((new / name).glob("[0-9][0-9][0-9]/[0-9]*.mp3"), None) is None:
+            raise FetchError(f"{archive}: no {name}/NNN/NNNNNN.mp3 inside")
+        _swap_in(new / name, root)
+    except BaseException as err:
+        if isinstance(err, OSError | RuntimeError) and not isinstance(err, FetchError):
+            raise FetchError(f"{archive}: {type(err).__name__}: {_one_line(err)}") from None
+        raise
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
