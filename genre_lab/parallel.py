@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import os
 
 
 def n_workers(n_jobs: int | None, n_items: int) -> int:
-    """Worker processes for ``n_items`` jobs: ``n_jobs`` (None: every core), at most one per job."""
-    return max(1, min(n_jobs or os.cpu_count() or 1, n_items))
+    """Worker processes for ``n_items`` jobs: ``n_jobs`` (None: every core this process may
+    use), at most one per job.
+
+    ``joblib.cpu_count`` honours CPU affinity and a container's CPU quota (a JupyterHub
+    limit), where ``os.cpu_count`` would count every core of the host.
+    """
+    from joblib import cpu_count
+
+    return max(1, min(n_jobs or cpu_count(), n_items))
 
 
 def run_jobs(jobs, *, n_jobs: int, progress: bool = True, desc: str | None = None,
