@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 def n_workers(n_jobs: int | None, n_items: int) -> int:
     """Worker processes for ``n_items`` jobs: ``n_jobs`` (None: every core this process may
     use), at most one per job.

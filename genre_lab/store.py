@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -411,7 +410,8 @@ def cached_folder(name: str, key: Mapping, build: Callable[[Path], None]) -> Pat
         if root.exists():
             warnings.warn(f"{root}: incomplete data folder ({problem}); rebuilding it",
                           stacklevel=2)
-        tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", suffix=".tmp", dir=root.parent))
+        tmp = _temp_name(root)
+        tmp.mkdir()  # not mkdtemp, whose 0o700 would keep the folder from anyone else
         try:
             build(tmp)
             _write_manifest(tmp)

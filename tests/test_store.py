@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import warnings
@@ -315,3 +316,13 @@ def test_failed_rebuild_keeps_the_old_folder(tmp_cache, error):
         store.cached_folder("fresh", {}, fails)
     assert not list((tmp_cache / "data").glob("fresh-*")) or \
         all(p.suffix == ".lock" for p in (tmp_cache / "data").glob("fresh-*"))
+
+
+def test_data_folder_follows_the_umask(tmp_cache):
+    # a cache built once for a class is readable by others when the umask says so
+    old = os.umask(0o022)
+    try:
+        root = store.cached_folder("shared", {"v": 1}, lambda d: (d / "a.txt").write_text("x"))
+    finally:
+        os.umask(old)
+    assert root.stat().st_mode & 0o777 == 0o755
