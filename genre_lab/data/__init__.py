@@ -88,16 +88,29 @@ def load_tracks(root=None, *, profile: str | None = None, seed: int = config.SEE
 
 def example_recording(name: str = "nutcracker", *, seconds: float | None = None):
     """A real recording from librosa's examples (``librosa.ex``), mono at 22050 Hz, or None
-    when it can be had neither from the network nor from ``LIBROSA_DATA_DIR``.
+    when it can be had neither from ``LIBROSA_DATA_DIR`` nor from the network.
+
+    Quiet: pooch's "Downloading file ... to ..." notice (logged at INFO on stderr) is
+    silenced while librosa fetches the file, and pooch's logger level restored afterwards.
 
     Notebook: 02-spectrograms.
+
+    Args:
+        name: a key of ``librosa.util.list_examples()`` ("nutcracker", "choice", "brahms", ...).
+        seconds: keep only the first ``seconds`` (default: the whole recording).
     """
     import librosa
+    import pooch
 
     from .. import audio
 
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
     try:
         path = librosa.ex(name)
-    except OSError:  # no network and no local copy
+    except OSError:  # no network and no local copy (requests' errors are OSErrors)
         return None
+    finally:
+        logger.setLevel(level)
     return audio.load(path, duration=seconds)
