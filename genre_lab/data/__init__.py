@@ -91,7 +91,7 @@ def example_recording(name: str = "nutcracker", *, seconds: float | None = None)
     when it can be had neither from ``LIBROSA_DATA_DIR`` nor from the network.
 
     Quiet: pooch's "Downloading file ... to ..." notice (logged at INFO on stderr) is
-    silenced while librosa fetches the file, and pooch's logger level restored afterwards.
+    silenced while librosa fetches the file; pooch's logger is as before afterwards.
 
     Notebook: 02-spectrograms.
 
@@ -104,13 +104,24 @@ def example_recording(name: str = "nutcracker", *, seconds: float | None = None)
 
     from .. import audio
 
+    # A filter, not setLevel: pooch's logger is not registered with logging's manager, so a
+    # level change would leave its cached "INFO is off" behind after the level is restored.
     logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")
+    quiet = _BelowWarning()
+    logger.addFilter(quiet)
     try:
         path = librosa.ex(name)
     except OSError:  # no network and no local copy (requests' errors are OSErrors)
         return None
     finally:
-        logger.setLevel(level)
+        logger.removeFilter(quiet)
     return audio.load(path, duration=seconds)
+
+
+class _BelowWarning:
+    """A logging filter that drops records below WARNING."""
+
+    def filter(self, record) -> bool:
+        import logging
+
+        return record.levelno >= logging.WARNING
