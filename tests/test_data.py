@@ -29,8 +29,8 @@ def _fake_ex(result):
 
 
 @pytest.mark.parametrize("offline", [False, True])
-def test_example_recording_is_quiet_and_leaves_pooch_logger_as_it_was(offline, tmp_path, monkeypatch,
-                                                              capfd):
+def test_example_recording_is_quiet_and_leaves_pooch_logger_as_it_was(offline, tmp_path,
+                                                                      monkeypatch, capfd):
     path = write_tone(tmp_path / "tone.wav", seconds=2.0)
     result = requests.exceptions.ConnectionError("no network") if offline else path
     monkeypatch.setattr(librosa, "ex", _fake_ex(result))
