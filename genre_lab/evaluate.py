@@ -157,7 +157,8 @@ def mcnemar(correct_a, correct_b) -> dict:
 def track_means(scores, track_ids):
     """The mean of each track's segment scores (e.g. tag probabilities).
 
-    Notebook: 09 (pretrained networks and tagging).
+    Notebook: 04-spectrogram-cnns (a genre's most typical test track), 09 (pretrained
+    networks and tagging).
 
     Args:
         scores: (n_segments, n_columns) scores.
@@ -182,7 +183,8 @@ def track_means(scores, track_ids):
 def tag_metrics(y_true, scores, tags=None) -> pd.DataFrame:
     """Per-tag ranking metrics of a multi-label tagger, plus their macro average.
 
-    Notebook: 09 (pretrained networks and tagging).
+    Notebook: 04-spectrogram-cnns (a genre's most typical test track), 09 (pretrained
+    networks and tagging).
 
     Both metrics ask how well the scores rank the clips that have a tag above those that do
     not, at every threshold, so any monotonic score works (logits or probabilities):
