@@ -87,6 +87,24 @@ def evaluate(logits, labels, track_ids=None, *, genres=GENRES) -> dict:
     return result
 
 
+def most_confused(confusion) -> tuple[int, int, int]:
+    """The largest off-diagonal cell of a confusion matrix (rows = true classes).
+
+    Notebook: 03-classical-baselines, 04-spectrogram-cnns (the pair to listen to).
+
+    Returns:
+        ``(true, predicted, count)``: class indices and how many items of ``true`` were
+        predicted as ``predicted``; ties go to the first cell in row-major order.
+    """
+    m = np.asarray(confusion)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
+        raise ValueError(f"expected a square confusion matrix of 2 classes or more, "
+                         f"got shape {m.shape}")
+    off = np.where(np.eye(len(m), dtype=bool), -1, m)
+    true, predicted = np.unravel_index(int(np.argmax(off)), m.shape)
+    return int(true), int(predicted), int(m[true, predicted])
+
+
 def seed_verdicts(means: pd.Series, stds: pd.Series, reference) -> pd.Series:
     """Compare conditions run over several seeds with the row ``reference``.
 
@@ -139,7 +157,8 @@ def mcnemar(correct_a, correct_b) -> dict:
 def track_means(scores, track_ids):
     """The mean of each track's segment scores (e.g. tag probabilities).
 
-    Notebook: 09 (pretrained networks and tagging).
+    Notebook: 04-spectrogram-cnns (a genre's most typical test track), 09 (pretrained
+    networks and tagging).
 
     Args:
         scores: (n_segments, n_columns) scores.
@@ -164,7 +183,8 @@ def track_means(scores, track_ids):
 def tag_metrics(y_true, scores, tags=None) -> pd.DataFrame:
     """Per-tag ranking metrics of a multi-label tagger, plus their macro average.
 
-    Notebook: 09 (pretrained networks and tagging).
+    Notebook: 04-spectrogram-cnns (a genre's most typical test track), 09 (pretrained
+    networks and tagging).
 
     Both metrics ask how well the scores rank the clips that have a tag above those that do
     not, at every threshold, so any monotonic score works (logits or probabilities):

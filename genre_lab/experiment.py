@@ -32,7 +32,8 @@ __all__ = ["Distillation", "Run", "best_of", "comparison_table", "over_seeds", "
 
 @dataclass
 class Run:
-    """A trained model with its history and its test-set evaluation."""
+    """A trained model with its history and its test-set evaluation (``cached``: loaded
+    from the store, so ``history.seconds`` is the time of the run that trained it)."""
 
     name: str
     model: models.Classifier
@@ -42,6 +43,7 @@ class Run:
     logits: np.ndarray
     labels: np.ndarray
     track_ids: np.ndarray
+    cached: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,11 +134,11 @@ def train_model(name: str, data: Dataset, train_config: TrainConfig | None = Non
                       alpha=distill.alpha if distill else 0.5, progress=progress)
         return model, history
 
+    saved = None
     if path is None:
         model, history = train()
     else:
         with store.locked(path):
-            saved = None
             if path.is_file():
                 try:
                     saved = checkpoint.load(path)
@@ -154,7 +156,8 @@ def train_model(name: str, data: Dataset, train_config: TrainConfig | None = Non
     logits = predict_logits(model, test_x)
     result = evaluate(logits, test_y, test_ids)
     label = name if distill is None else f"{name} (distilled)"
-    return Run(label, model, history, cfg, result, logits, test_y, test_ids)
+    return Run(label, model, history, cfg, result, logits, test_y, test_ids,
+               cached=saved is not None)
 
 
 def over_seeds(name: str, data, train_config: TrainConfig | None = None, *,
@@ -193,12 +196,13 @@ def seed_summary(runs: dict[str, list[Run]], reference: str | None = None) -> pd
 
 
 def comparison_table(runs: dict[str, Run]) -> pd.DataFrame:
-    """One row per run: model, input kinds, parameters, training seconds, last training
-    accuracy, best validation accuracy (the epoch kept) and test accuracy per segment and
-    per track (mean of logits, majority vote)."""
+    """One row per run: model, input kinds, parameters, training seconds, whether the model
+    was loaded from the store (``cached``: its seconds are then those of the run that
+    trained it), last training accuracy, best validation accuracy (the epoch kept) and test
+    accuracy per segment and per track (mean of logits, majority vote)."""
     rows = [{"model": run.name, "input": " + ".join(run.model.kinds),
-             "parameters": models.count_parameters(run.model),
-             "seconds": run.history.seconds,
+             "parameters": int(models.count_parameters(run.model)),
+             "seconds": run.history.seconds, "cached": run.cached,
              "train acc (last)": run.history.train_accuracy[-1],
              "val acc (best)": max(run.history.val_accuracy, default=np.nan),
              "test segment acc": run.result["segment_accuracy"],

@@ -46,6 +46,14 @@ def test_evaluate_keys_and_values():
     assert set(result["per_class"]) == set(result["labels"])
 
 
+def test_most_confused_is_the_largest_off_diagonal_cell():
+    m = np.array([[9, 1, 0], [3, 7, 0], [0, 3, 5]])
+    assert evaluate.most_confused(m) == (1, 0, 3)      # tie with (2, 1): row-major first
+    assert evaluate.most_confused(np.diag([4, 5])) == (0, 1, 0)  # nothing confused
+    with pytest.raises(ValueError, match="square"):
+        evaluate.most_confused(np.ones((2, 3)))
+
+
 def test_bootstrap_interval_contains_estimate_and_narrows_with_n():
     rng = np.random.default_rng(1)
     small = rng.random(100) < 0.7

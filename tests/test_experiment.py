@@ -100,8 +100,15 @@ def test_comparison_table_and_best_of_choose_by_validation(data, monkeypatch):
     assert list(table.index) == ["mlp", "lenet5"]
     assert table.loc["lenet5", "parameters"] == models.count_parameters(runs["lenet5"].model)
     assert table["val acc (best)"].dtype == float and table.loc["mlp", "input"] == "logmel"
+    assert table["parameters"].dtype == np.int64   # printed as 2303562, not 2303562.0
+    assert not table["cached"].any()  # both trained just now
     best = experiment.best_of(["mlp", "lenet5"], data, CFG, progress=False)
     assert best.name == table["val acc (best)"].idxmax()
+    assert best.cached  # best_of found both in the store: seconds are the first run's
+    reloaded = experiment.comparison_table({"mlp": experiment.train_model(
+        "mlp", data, CFG, progress=False)})
+    assert reloaded.loc["mlp", "cached"] and reloaded.loc["mlp", "seconds"] == table.loc[
+        "mlp", "seconds"]
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
