@@ -61,6 +61,7 @@ EXTRA = {
         "val_best": "{n: max(r.history.val_accuracy) for n, r in runs.items()}",
         "test_segment": "{n: r.result['segment_accuracy'] for n, r in runs.items()}",
         "test_track": "{n: r.result['track_accuracy'] for n, r in runs.items()}",
+        "picture_val": "picture_table['val acc (best)'].to_dict()",
     },
     "05": {
         "val_best": "{n: max(r.history.val_accuracy) for n, r in runs.items()}",
@@ -79,6 +80,7 @@ EXTRA = {
     },
     "08": {
         "summary": "summary.to_dict()",
+        "lengths": "lengths[['mean', 'std', 'track_mean', 'track_std']].to_dict()",
         "widths": "widths",
         "mcnemar": "test",
     },
