@@ -84,8 +84,11 @@ class Dataset:
 
 def split_tracks(tracks: pd.DataFrame, how: str = "track", *, seed: int = config.SEED,
                  split_folder=None, **options) -> pd.DataFrame:
-    """Add a ``split`` column: ``how`` is ``"track"``, ``"artist"`` or ``"filtered"``;
+    """Add a ``split`` column: ``how`` is ``"track"``, ``"artist"``, ``"filtered"`` or
+    ``"given"`` (keep the table's own ``split`` column, e.g. FMA's published split);
     ``options`` go to the split function (e.g. ``val=0.25, test=0.25`` for tracks)."""
+    if how == "given":
+        return _given_split(tracks)
     if how == "track":
         return splits.track_split(tracks, seed=seed, **options)
     if how == "artist":
@@ -96,7 +99,24 @@ def split_tracks(tracks: pd.DataFrame, how: str = "track", *, seed: int = config
 
             split_folder = fetch.split_lists_folder()
         return splits.filtered_split(tracks, folder=split_folder)
-    raise ValueError(f"unknown split {how!r}: choose track, artist, filtered or segment")
+    raise ValueError(f"unknown split {how!r}: choose track, artist, filtered, given or segment")
+
+
+def _given_split(tracks: pd.DataFrame) -> pd.DataFrame:
+    """The table's own split, checked: train, val and test only, train and test not empty."""
+    if "split" not in tracks:
+        raise ValueError("split='given' needs a 'split' column in the track table (e.g. "
+                         "genre_lab.data.fma.load_tracks gives FMA's published split)")
+    sides = tracks["split"]
+    odd = sorted(set(sides.dropna()) - {"train", "val", "test"})
+    if odd or sides.isna().any():
+        found = ", ".join(map(repr, odd)) or "missing values"
+        raise ValueError(f"split='given': the split column must hold train, val or test; "
+                         f"found {found}")
+    for side in ("train", "test"):
+        if not (sides == side).any():
+            raise ValueError(f"split='given': no {side} tracks")
+    return tracks.copy()
 
 
 def prepare(tracks: pd.DataFrame, *, split: str = "track", seed: int = config.SEED,
@@ -108,7 +128,8 @@ def prepare(tracks: pd.DataFrame, *, split: str = "track", seed: int = config.SE
         profile: sets the feature settings here and the epochs of
             ``experiment.train_model`` later (default: ``GENRE_LAB_PROFILE``).
         split: ``"track"`` (stratified by genre), ``"artist"`` (no artist on two sides),
-            ``"filtered"`` (Kereliuk et al.'s fault-filtered GTZAN split) or ``"segment"``:
+            ``"filtered"`` (Kereliuk et al.'s fault-filtered GTZAN split), ``"given"`` (the
+            table's own ``split`` column, e.g. FMA's published split) or ``"segment"``:
             3-second segments assigned at random, ignoring their tracks. The last one leaks
             (segments of one recording on both sides) and exists to measure that leak.
         split_options: e.g. ``val=0.25, test=0.25`` for the track and segment splits.

@@ -72,3 +72,19 @@ def test_artist_split_and_unknown_split(tracks):
     with pytest.raises(ValueError, match="unknown split"):
         split_tracks(tracks, "random")
     np.testing.assert_array_equal(split_tracks(tracks, "artist", seed=0).split, split.split)
+
+
+def test_given_split_keeps_the_tables_own_sides(tracks):
+    # e.g. FMA's published split (genre_lab.data.fma.load_tracks gives a split column)
+    sides = np.resize(["train", "train", "val", "test"], len(tracks))
+    data = prepare(tracks.assign(split=sides), split="given", progress=False)
+    assert list(data.tracks.split) == list(sides)
+    for side in ("train", "val", "test"):
+        expected = set(tracks.track_id[sides == side])
+        assert set(data.side(side, "logmel").track_id) == expected
+    with pytest.raises(ValueError, match="needs a 'split' column"):
+        split_tracks(tracks, "given")
+    with pytest.raises(ValueError, match="'training'"):
+        split_tracks(tracks.assign(split="training"), "given")
+    with pytest.raises(ValueError, match="no test tracks"):
+        split_tracks(tracks.assign(split="train"), "given")

@@ -170,7 +170,8 @@ def load_tracks(root, subset: str = "small", *, strict: bool = False,
     Columns: those of ``gtzan.track_table`` (track_id: the 6-digit id as in the file name;
     genre: ``genre_top``; label: index into ``attrs["genres"]``; artist: the artist's name;
     duration, sample_rate, channels, frames, subtype from the file; note: conversion on
-    load) plus ``split``: FMA's published split, as ``train``/``val``/``test``. Tracks
+    load) plus ``split``: FMA's published split, as ``train``/``val``/``test``
+    (``dataset.prepare(tracks, split="given")`` keeps it). Tracks
     without a top genre (most of "large") are left out and counted in
     ``attrs["without_genre"]``.
 
