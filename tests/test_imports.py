@@ -21,7 +21,7 @@ LAYERS = [
     {"pretrained"},                     # musicnn's weights, embeddings, probes
     {"augment"},                        # transforms, SpecAugment, mixup, augmented copies
     {"train", "checkpoint"},            # the training loop; the one checkpoint format
-    {"experiment", "compress"},         # orchestration; pruning, int8, measurements
+    {"experiment", "compress", "scale"},  # orchestration; pruning, int8; Ray
     {"plots"},
     {"widgets", "cli"},
 ]

@@ -1,0 +1,90 @@
+"""genre_lab.scale: the pipeline on Ray (one local Ray instance with 2 CPUs for the module)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray", reason="Ray is optional: pip install 'genre-lab[scale]'")
+
+from genre_lab import config, scale  # noqa: E402
+from genre_lab.data import synth  # noqa: E402
+from genre_lab.data.gtzan import track_table  # noqa: E402
+from genre_lab.features.segments import segment_features  # noqa: E402
+
+SETTINGS = config.get_profile("quick").features
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    scale.start(workers=2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory):
+    """20 synthetic 4-s clips (2 a genre): 1 segment of 3 s each."""
+    root = tmp_path_factory.mktemp("synth")
+    synth.generate(root, clips_per_genre=2, seconds=4, progress=False, n_jobs=1)
+    return track_table(root)
+
+
+def rows(result) -> set[tuple[str, int]]:
+    seg = scale.read_segments(result.path)
+    return set(zip(seg["track_id"].tolist(), seg["segment"].tolist(), strict=True))
+
+
+def test_features_equal_segment_features(ray_local, tracks, tmp_path):
+    out = scale.featurize(tracks, tmp_path / "out", settings=SETTINGS, tracks_per_task=4)
+    got = scale.read_segments(out.path)
+    want = segment_features(tracks, SETTINGS, progress=False, cache=False)["logmel"]
+    order = np.lexsort((np.arange(len(want)), want.track_id))  # by track, then time
+    assert out.skipped == [] and out.tracks == len(tracks)
+    np.testing.assert_array_equal(got["track_id"], want.track_id[order])
+    np.testing.assert_array_equal(got["label"], want.label[order])
+    assert np.allclose(got["features"], want.X[order], atol=1e-5)
+
+
+def test_bad_file_is_skipped_and_reported(ray_local, tracks, tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really a wave file")
+    table = tracks.head(3).copy()
+    table.loc[1, "path"] = str(bad)
+    out = scale.featurize(table, tmp_path / "out", settings=SETTINGS)
+    assert [s["track_id"] for s in out.skipped] == [table.track_id[1]]
+    assert "broken.wav" in out.skipped[0]["error"]
+    assert {t for t, _ in rows(out)} == {table.track_id[0], table.track_id[2]}
+
+
+def test_worker_killed_mid_job_loses_and_doubles_no_row(ray_local, tracks, tmp_path):
+    marker = tmp_path / "crashed-once"
+    victim = tracks.track_id[len(tracks) // 2]
+    expected = rows(scale.featurize(tracks, tmp_path / "clean", settings=SETTINGS,
+                                    tracks_per_task=2))
+    out = scale.featurize(tracks, tmp_path / "out", settings=SETTINGS, tracks_per_task=2,
+                          _crash_once=(victim, str(marker)))
+    assert marker.exists()  # a worker process did die (os._exit) on that track's block
+    seg = scale.read_segments(out.path)
+    pairs = list(zip(seg["track_id"].tolist(), seg["segment"].tolist(), strict=True))
+    assert len(pairs) == len(set(pairs))  # no duplicate
+    assert set(pairs) == expected  # none lost
+
+
+def test_torch_trainer_ddp_two_workers(ray_local, tracks, tmp_path):
+    from genre_lab.train import TrainConfig
+
+    out = scale.featurize(tracks, tmp_path / "out", settings=SETTINGS)
+    ids = tracks.track_id.tolist()
+    model, history = scale.train(out.path, ids[::2], ids[1::2], model="lenet5", workers=2,
+                                 config=TrainConfig(epochs=2, batch_size=4),
+                                 storage=tmp_path / "runs")
+    assert len(history["train_loss"]) == 2 and len(history["val_accuracy"]) == 2
+    assert all(np.isfinite(history["train_loss"]))
+    # the standardisation is the training rows' own (as fit_normalization computes it)
+    seg = scale.read_segments(out.path)
+    x = seg["features"][np.isin(seg["track_id"], ids[::2])]
+    assert np.allclose(model.norms[0].mean.numpy()[:, 0], x.mean(axis=(0, 2)), atol=1e-3)
+    assert np.allclose(model.norms[0].std.numpy()[:, 0], x.std(axis=(0, 2), ddof=1), rtol=1e-3)
