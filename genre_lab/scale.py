@@ -136,7 +136,7 @@ class Featurized:
 
 
 def featurize(tracks, out, *, kind: str = "logmel", settings: FeatureSettings | None = None,
-              layer: str = "max_pool", tracks_per_task: int = 8, workers: int | None = None,
+              layer: str = "max_pool", tracks_per_task: int = 8,
               _crash_once: tuple[str, str] | None = None) -> Featurized:
     """Segment features of every track of ``tracks``, computed by Ray Data, as Parquet.
 
@@ -146,7 +146,11 @@ def featurize(tracks, out, *, kind: str = "logmel", settings: FeatureSettings | 
         kind: ``"logmel"`` or ``"mfcc"`` (``settings``, default the profile's), or
             ``"musicnn"``: chapter 9's embedding (``layer``) of each musicnn segment.
         tracks_per_task: tracks per Ray task (a block); a retried task redoes this many.
-        workers: tasks at once (default: as many as Ray has CPUs).
+
+    As many tasks run at once as Ray has CPUs (:func:`start`'s ``workers``, or the
+    cluster's). Not capped with ``concurrency``: capped, the map and the Parquet write run
+    as two operators that split the CPUs between them, and 2 CPUs ran one map task at a
+    time (measured: no faster with 2 than with 1); uncapped, each task maps and writes.
         _crash_once: ``(track_id, marker_path)``: the worker handling that track exits once
             (tests only).
 
@@ -180,7 +184,7 @@ def featurize(tracks, out, *, kind: str = "logmel", settings: FeatureSettings | 
     # no row lost or doubled (tests/test_scale.py). Python errors are not retried: a bad
     # file is caught above.
     ds = ds.map_batches(udf, batch_size=tracks_per_task, batch_format="numpy",
-                        num_cpus=1, concurrency=workers)
+                        num_cpus=1)
     ds.write_parquet(str(out / _SEGMENTS))
     skipped = [json.loads(p.read_text()) for p in sorted((out / _SKIPPED).glob("*.json"))]
     return Featurized(out, skipped, len(table["track_id"]))
