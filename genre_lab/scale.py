@@ -46,9 +46,15 @@ def start(address: str | None = None, *, workers: int = 2, object_store_mb: int 
     Ray is left as it is.
     """
     import ray
+    import ray.data
 
     if ray.is_initialized():
         return ray.get_runtime_context()
+    import logging
+
+    kwargs.setdefault("logging_level", logging.WARNING)  # no INFO lines in notebooks
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = False
     if address is None:
         kwargs.setdefault("num_cpus", workers)
         kwargs.setdefault("object_store_memory", object_store_mb * 2**20)
