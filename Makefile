@@ -41,7 +41,7 @@ setup: $(VENV)/.installed $(LAB_SETTINGS)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH_FLAGS) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book,scale]"
 # pretrained weights (genre_lab.pretrained): the wheel pins numpy<1.17 and TensorFlow, which
 # the course never imports, so without its dependencies
 	$(BIN)/python -m pip install --quiet --no-deps "musicnn==0.1.0"

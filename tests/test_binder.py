@@ -86,10 +86,10 @@ def test_postbuild_installs_what_make_setup_installs(tmp_path):
     calls = log.read_text().splitlines()
     # the project with the Makefile's extras, then musicnn as the Makefile pins it
     wanted = _installs(MAKEFILE)  # (torch is "$(TORCH)": a variable, left out)
-    assert wanted == {".[dev,book]", "musicnn==0.1.0"}, wanted
+    assert wanted == {".[dev,book,scale]", "musicnn==0.1.0"}, wanted
     assert wanted <= _installs((BINDER / "postBuild").read_text())
     # not editable: the image's copy of the repository is hidden by a hub's home volume
-    assert any(" .[dev,book]" in call and "-e" not in call.split() for call in calls), calls
+    assert any(" .[dev,book,scale]" in call and "-e" not in call.split() for call in calls), calls
     assert any("--no-deps musicnn==0.1.0" in call for call in calls), calls
     # the only package added to pyproject.toml's (Notebook 7, also upgraded, is repo2docker's):
     # the JupyterHub button's nbgitpuller, with bounds as test_environment wants of ranges
