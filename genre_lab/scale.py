@@ -202,7 +202,11 @@ def read_segments(path) -> dict[str, np.ndarray]:
     import pyarrow.parquet as pq
 
     path = Path(path)
-    path = path / _SEGMENTS if (path / _SEGMENTS).is_dir() else path
+    if (path / _SKIPPED).is_dir():  # featurize's folder
+        path = path / _SEGMENTS
+    if not path.exists() or not any(path.glob("*.parquet")):  # no file decoded: no rows
+        return {"track_id": np.zeros(0, str), "segment": np.zeros(0, np.int64),
+                "label": np.zeros(0, np.int64), "features": np.zeros((0,), np.float32)}
     table = pq.read_table(path).to_pandas()
     table = table.sort_values(["track_id", "segment"], kind="stable").reset_index(drop=True)
     features = np.stack(table["features"].to_numpy()) if len(table) else np.zeros((0,))

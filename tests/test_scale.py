@@ -88,3 +88,24 @@ def test_torch_trainer_ddp_two_workers(ray_local, tracks, tmp_path):
     x = seg["features"][np.isin(seg["track_id"], ids[::2])]
     assert np.allclose(model.norms[0].mean.numpy()[:, 0], x.mean(axis=(0, 2)), atol=1e-3)
     assert np.allclose(model.norms[0].std.numpy()[:, 0], x.std(axis=(0, 2), ddof=1), rtol=1e-3)
+
+
+def test_musicnn_embeddings_equal_transfer(ray_local, tracks, tmp_path):
+    from conftest import skip_without_musicnn
+
+    skip_without_musicnn()
+    from genre_lab import audio
+    from genre_lab.pretrained import transfer
+
+    table = tracks.head(2).copy()
+    table.loc[1, "path"] = str(tmp_path / "missing.wav")  # a whole block of bad files
+    out = scale.featurize(table.head(1), tmp_path / "one", kind="musicnn", layer="max_pool")
+    bad = scale.featurize(table.tail(1), tmp_path / "bad", kind="musicnn", layer="max_pool")
+    got = scale.read_segments(out.path)
+    model = transfer.load_model("MSD_musicnn")
+    y = audio.load(table.path[0], sr=transfer.SETTINGS.sample_rate)
+    segments = audio.segment(y, sr=transfer.SETTINGS.sample_rate,
+                             seconds=transfer.SEGMENT_SECONDS)
+    want = transfer.embed_segments(model, segments, ["max_pool"])["max_pool"]
+    assert np.allclose(got["features"], want, atol=1e-4)
+    assert len(bad.skipped) == 1 and len(scale.read_segments(bad.path)["segment"]) == 0
