@@ -60,17 +60,32 @@ def test_bad_file_is_skipped_and_reported(ray_local, tracks, tmp_path):
 
 
 def test_worker_killed_mid_job_loses_and_doubles_no_row(ray_local, tracks, tmp_path):
-    marker = tmp_path / "crashed-once"
     victim = tracks.track_id[len(tracks) // 2]
     expected = rows(scale.featurize(tracks, tmp_path / "clean", settings=SETTINGS,
                                     tracks_per_task=2))
     out = scale.featurize(tracks, tmp_path / "out", settings=SETTINGS, tracks_per_task=2,
-                          _crash_once=(victim, str(marker)))
-    assert marker.exists()  # a worker process did die (os._exit) on that track's block
+                          _crash_on=(victim, 1))
+    crashes = out.path / "skipped" / f"{victim}.crash-1"
+    assert crashes.exists()  # a worker process did die (os._exit) mid-job
+    assert out.skipped == []
     seg = scale.read_segments(out.path)
     pairs = list(zip(seg["track_id"].tolist(), seg["segment"].tolist(), strict=True))
     assert len(pairs) == len(set(pairs))  # no duplicate
     assert set(pairs) == expected  # none lost
+    assert not list((out.path / "skipped").glob("*.attempts"))
+
+
+def test_file_that_kills_every_worker_is_given_up(ray_local, tracks, tmp_path):
+    victim = tracks.track_id[1]
+    out = scale.featurize(tracks.head(4), tmp_path / "out", settings=SETTINGS,
+                          tracks_per_task=4, max_attempts=2, _crash_on=(victim, 99))
+    assert [s["track_id"] for s in out.skipped] == [victim]
+    assert "died on this file 2 times" in out.skipped[0]["error"]
+    assert sorted(p.name for p in (out.path / "skipped").glob("*.crash-*")) == [
+        f"{victim}.crash-1", f"{victim}.crash-2"]
+    assert {t for t, _ in rows(out)} == set(tracks.track_id[:4]) - {victim}
+    with pytest.raises(ValueError, match="max_attempts"):
+        scale.featurize(tracks.head(1), tmp_path / "never", max_attempts=0)
 
 
 def test_torch_trainer_ddp_two_workers(ray_local, tracks, tmp_path):
@@ -80,7 +95,7 @@ def test_torch_trainer_ddp_two_workers(ray_local, tracks, tmp_path):
     ids = tracks.track_id.tolist()
     model, history = scale.train(out.path, ids[::2], ids[1::2], model="lenet5", workers=2,
                                  config=TrainConfig(epochs=2, batch_size=4),
-                                 storage=tmp_path / "runs")
+                                 storage=tmp_path / "runs", in_memory=False)  # streamed
     assert len(history["train_loss"]) == 2 and len(history["val_accuracy"]) == 2
     assert all(np.isfinite(history["train_loss"]))
     # the standardisation is the training rows' own (as fit_normalization computes it)
