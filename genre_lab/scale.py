@@ -54,6 +54,11 @@ def start(address: str | None = None, *, workers: int = 2, object_store_mb: int 
 
     kwargs.setdefault("logging_level", logging.WARNING)  # no INFO lines in notebooks
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # Two notices that are not warnings here: a local Ray turns token authentication on
+    # (good; it says so), and Ray Data says that we turned its progress bars off.
+    for name in ("ray._private.authentication.authentication_token_setup",
+                 "ray.data._internal.progress"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     ray.data.DataContext.get_current().enable_progress_bars = False
     if address is None:
         kwargs.setdefault("num_cpus", workers)
