@@ -5,6 +5,7 @@ Usage::
     python benchmarks/pretrained.py                              # quick profile (200 x 12 s)
     python benchmarks/pretrained.py --root ../shared/data/gtzan-sample   # 50 real 30-s clips
     python benchmarks/pretrained.py --threads 1 2 --model MSD_vgg
+    python benchmarks/pretrained.py --batch 1 2 8 32      # segments per forward pass
 
 Stages, per clip: decode and resample to 16 kHz (``audio.load``), musicnn's log-mel of each
 one-patch segment (librosa), the network over the segments in batches (torch, every layer
@@ -30,6 +31,8 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--model", default="MSD_musicnn")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch", type=int, nargs="+", default=None,
+                        help="segments per forward pass (default: embed's)")
     args = parser.parse_args()
     os.environ["GENRE_LAB_CACHE"] = tempfile.mkdtemp(prefix="bench-pretrained-")
 
@@ -45,29 +48,30 @@ def main() -> None:
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     layers = transfer.LAYERS["musicnn" if args.model.endswith("musicnn") else "vgg"]
     for threads in args.threads:
-        torch.set_num_threads(threads)
-        times = dict(decode=0.0, frontend=0.0, network=0.0)
-        n_segments = 0
-        for path in tracks.path:
-            t = time.perf_counter()
-            y = audio.load(path, sr=musicnn.SR)
-            t1 = time.perf_counter()
-            patches = transfer.segment_patches(y)
-            t2 = time.perf_counter()
-            with torch.no_grad():
-                for start in range(0, len(patches), 32):
-                    out = model.features(torch.from_numpy(patches[start:start + 32]))
-                    [out[layer] for layer in layers]
-            t3 = time.perf_counter()
-            times["decode"] += t1 - t
-            times["frontend"] += t2 - t1
-            times["network"] += t3 - t2
-            n_segments += len(patches)
-        total = sum(times.values())
-        print(f"{threads} thread(s): {len(tracks) / total:.2f} clips/s, "
-              f"{n_segments / total:.1f} segments/s, {seconds / total:.0f}x real time; "
-              + ", ".join(f"{k} {v / n_segments * 1000:.1f} ms" for k, v in times.items())
-              + " per segment")
+        for batch in args.batch or [transfer._BATCH]:
+            torch.set_num_threads(threads)
+            times = dict(decode=0.0, frontend=0.0, network=0.0)
+            n_segments = 0
+            for path in tracks.path:
+                t = time.perf_counter()
+                y = audio.load(path, sr=musicnn.SR)
+                t1 = time.perf_counter()
+                patches = transfer.segment_patches(y)
+                t2 = time.perf_counter()
+                with torch.no_grad():
+                    for start in range(0, len(patches), batch):
+                        out = model.features(torch.from_numpy(patches[start:start + batch]))
+                        [out[layer] for layer in layers]
+                t3 = time.perf_counter()
+                times["decode"] += t1 - t
+                times["frontend"] += t2 - t1
+                times["network"] += t3 - t2
+                n_segments += len(patches)
+            total = sum(times.values())
+            print(f"{threads} thread(s), batch {batch}: {len(tracks) / total:.2f} clips/s, "
+                  f"{n_segments / total:.1f} segments/s, {seconds / total:.0f}x real time; "
+                  + ", ".join(f"{k} {v / n_segments * 1000:.1f} ms" for k, v in times.items())
+                  + " per segment")
     t = time.perf_counter()
     transfer.embed(tracks, model, progress=False)
     built = time.perf_counter() - t
