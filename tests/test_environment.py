@@ -20,8 +20,9 @@ def _split(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
     wanted = project["dependencies"] + [
-        req for extra in ("dev", "book", "scale") for req in project["optional-dependencies"][extra]]
+        req for extra in ("dev", "book", "scale") for req in extras[extra]]
     pypi = dict(_split(r) for r in wanted)
 
     env = yaml.safe_load((PROJECT / "environment.yml").read_text())
