@@ -124,3 +124,22 @@ def test_musicnn_embeddings_equal_transfer(ray_local, tracks, tmp_path):
     want = transfer.embed_segments(model, segments, ["max_pool"])["max_pool"]
     assert np.allclose(got["features"], want, atol=1e-4)
     assert len(bad.skipped) == 1 and len(scale.read_segments(bad.path)["segment"]) == 0
+
+
+def test_featurize_reads_an_fma_folder(ray_local, tmp_path):
+    """The same calls on FMA's layout (test_fma's tiny folder: 4 good MP3 clips of 30 s)."""
+    from test_fma import make_fma
+
+    from genre_lab.data import fma, gtzan
+
+    with pytest.warns(gtzan.BadAudioWarning):  # its empty, cut and tag-only files
+        tracks = fma.load_tracks(make_fma(tmp_path / "fma"), "small")
+    out = scale.featurize(tracks, tmp_path / "out", settings=SETTINGS)
+    got = scale.read_segments(out.path)
+    assert out.skipped == [] and sorted(set(got["track_id"])) == sorted(tracks.track_id)
+    genres = tracks.attrs["genres"]  # FMA's genre names, not GTZAN's
+    labels = dict(zip(got["track_id"], got["label"], strict=True))
+    assert {t: genres[y] for t, y in labels.items()} == dict(
+        zip(tracks.track_id, tracks.genre, strict=True))
+    want = segment_features(tracks, SETTINGS, progress=False, cache=False)["logmel"]
+    assert len(got["segment"]) == len(want.X) == 10 * len(tracks)  # 30 s: 10 segments
