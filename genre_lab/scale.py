@@ -73,7 +73,9 @@ class _SegmentRows:
     """Ray Data UDF: a batch of tracks -> one row per segment (runs in a worker process).
 
     Undecodable tracks give no rows; their reason goes to ``skipped/<track_id>.json`` (a
-    retried task writes the same file again: idempotent).
+    retried task writes the same file again: idempotent). Each try at a track is counted in
+    ``skipped/<track_id>.attempts`` until it ends, so the try after ``max_attempts`` dead
+    workers skips the track instead of killing another.
     """
 
     def __init__(self, kind: str, settings: FeatureSettings, skipped: str, layer: str,
@@ -169,7 +171,8 @@ def featurize(tracks, out, *, kind: str = "logmel", settings: FeatureSettings | 
 
     Args:
         tracks: a track table: ``track_id``, ``path`` and ``label`` (or ``genre``) columns.
-        out: output folder (created; ``out/segments`` must not exist yet).
+        out: output folder (created; an earlier job's ``segments``/``skipped`` files in it
+            are refused, never overwritten).
         kind: ``"logmel"`` or ``"mfcc"`` (``settings``, default the profile's), or
             ``"musicnn"``: chapter 9's embedding (``layer``) of each musicnn segment.
         tracks_per_task: tracks per Ray task (a block); a retried task redoes this many.
@@ -196,8 +199,10 @@ def featurize(tracks, out, *, kind: str = "logmel", settings: FeatureSettings | 
         raise ValueError(f"unknown kind {kind!r}: choose one of {', '.join(KINDS)}")
     settings = settings or config.get_profile().features
     out = Path(out).resolve()
-    if (out / _SEGMENTS).exists():
-        raise FileExistsError(f"{out / _SEGMENTS} exists: choose an empty folder")
+    for earlier in (out / _SEGMENTS, out / _SKIPPED):  # an earlier job's, even a broken one
+        if earlier.exists() and any(earlier.iterdir()):
+            raise FileExistsError(f"{earlier} holds an earlier job's files: choose an empty "
+                                  "folder")
     (out / _SKIPPED).mkdir(parents=True, exist_ok=True)
     table = {"track_id": np.asarray(tracks["track_id"]).astype(str),
              "path": np.asarray([str(Path(p).resolve()) for p in tracks["path"]]),

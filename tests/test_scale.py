@@ -59,6 +59,19 @@ def test_bad_file_is_skipped_and_reported(ray_local, tracks, tmp_path):
     assert {t for t, _ in rows(out)} == {table.track_id[0], table.track_id[2]}
 
 
+def test_an_earlier_jobs_folder_is_refused_and_kept(ray_local, tracks, tmp_path):
+    first = scale.featurize(tracks.head(2), tmp_path / "out", settings=SETTINGS)
+    before = sorted(p.name for p in first.segments_path.iterdir())
+    with pytest.raises(FileExistsError, match="earlier job"):
+        scale.featurize(tracks.head(3), tmp_path / "out", settings=SETTINGS)
+    assert sorted(p.name for p in first.segments_path.iterdir()) == before
+    left = tmp_path / "broken-run"  # a job that died before writing: its notes stay
+    (left / "skipped").mkdir(parents=True)
+    (left / "skipped" / "x.attempts").write_text("1")
+    with pytest.raises(FileExistsError, match="skipped"):
+        scale.featurize(tracks.head(1), left, settings=SETTINGS)
+
+
 def test_worker_killed_mid_job_loses_and_doubles_no_row(ray_local, tracks, tmp_path):
     victim = tracks.track_id[len(tracks) // 2]
     expected = rows(scale.featurize(tracks, tmp_path / "clean", settings=SETTINGS,
