@@ -156,3 +156,60 @@ def test_featurize_reads_an_fma_folder(ray_local, tmp_path):
         zip(tracks.track_id, tracks.genre, strict=True))
     want = segment_features(tracks, SETTINGS, progress=False, cache=False)["logmel"]
     assert len(got["segment"]) == len(want.X) == 10 * len(tracks)  # 30 s: 10 segments
+
+
+def test_the_same_code_on_a_cluster(tracks, tmp_path):
+    """A one-node cluster started as on a real one (`ray start --head`), joined by address
+    from a separate driver: its workers get this checkout's genre_lab (scale.start ships
+    it), and featurize writes the rows a local run writes."""
+    import os
+    import secrets
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ray_cli = Path(sys.executable).with_name("ray")
+    # the cluster's token authentication, as a client of a real one needs it (Ray 2.60)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    # a short session folder: Ray's Unix sockets live there (paths of at most 107 bytes)
+    session = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    log = tmp_path / "head.log"
+    head = subprocess.Popen(  # stopped by terminate(), never `ray stop`: that stops every Ray
+        [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+         "--node-ip-address=127.0.0.1", "--include-dashboard=false",
+         "--disable-usage-stats", f"--temp-dir={session}"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+    try:
+        tracks.head(4).to_csv(tmp_path / "tracks.csv", index=False)
+        driver = (
+            "import sys, pandas as pd\n"
+            "from genre_lab import config, scale\n"
+            "scale.start(address=sys.argv[1])\n"
+            "out = scale.featurize(pd.read_csv(sys.argv[2], dtype={'track_id': str}), "
+            "sys.argv[3], settings=config.get_profile('quick').features)\n"
+            "print(len(out.skipped))\n")
+        deadline = time.monotonic() + 90
+        while "Ray runtime started" not in log.read_text():  # the head takes a few seconds
+            assert head.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        run = subprocess.run([sys.executable, "-c", driver, f"127.0.0.1:{port}",
+                              str(tmp_path / "tracks.csv"), str(tmp_path / "out")],
+                             capture_output=True, text=True, timeout=180, cwd=tmp_path, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.stdout.split()[-1] == "0"
+    finally:
+        head.terminate()
+        head.wait(timeout=60)
+        shutil.rmtree(session, ignore_errors=True)
+    got = scale.read_segments(tmp_path / "out")
+    want = segment_features(tracks.head(4), SETTINGS, progress=False, cache=False)["logmel"]
+    order = np.lexsort((np.arange(len(want)), want.track_id))
+    np.testing.assert_array_equal(got["track_id"], want.track_id[order])
+    assert np.allclose(got["features"], want.X[order], atol=1e-5)

@@ -30,8 +30,14 @@ def start(address: str | None = None, *, workers: int = 2, object_store_mb: int 
     """Start Ray locally with ``workers`` CPUs (or join the cluster at ``address``).
 
     Locally the driver's environment (``PYTHONPATH``, ``GENRE_LAB_*``) reaches the workers,
-    which Ray starts as child processes. Returns ``ray.init``'s context; already started,
-    Ray is left as it is.
+    which Ray starts as child processes. On a cluster (``address="auto"`` on one of its
+    nodes, or ``"HEAD:6379"`` from one) the workers were started by ``ray start``, with that
+    environment: this driver's copy of ``genre_lab`` is shipped to them (Ray's runtime
+    environment, ``py_modules``), so they run the same code; the libraries it needs (torch,
+    librosa, ...) must be installed on every node, and a cluster with token authentication
+    wants ``RAY_AUTH_MODE=token`` and its ``RAY_AUTH_TOKEN`` in this process's environment
+    (tests/test_scale.py joins a ``ray start --head`` cluster so). Returns ``ray.init``'s
+    context; already started, Ray is left as it is.
     """
     import ray
     import ray.data
@@ -51,4 +57,8 @@ def start(address: str | None = None, *, workers: int = 2, object_store_mb: int 
     if address is None:
         kwargs.setdefault("num_cpus", workers)
         kwargs.setdefault("object_store_memory", object_store_mb * 2**20)
+    else:
+        import genre_lab
+
+        kwargs.setdefault("runtime_env", {"py_modules": [genre_lab]})
     return ray.init(address=address, include_dashboard=False, log_to_driver=False, **kwargs)

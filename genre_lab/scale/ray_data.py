@@ -186,6 +186,7 @@ def read_segments(path) -> dict[str, np.ndarray]:
     """The Parquet rows :func:`featurize` wrote, sorted by (track_id, segment), as arrays
     (in this process: for checks and small sets, not for a corpus)."""
     import pyarrow.parquet as pq
+    import ray.data  # noqa: F401 (registers Ray's tensor column type: without it, flat lists)
 
     path = Path(path)
     if (path / SKIPPED).is_dir():  # featurize's folder
