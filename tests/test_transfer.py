@@ -115,6 +115,7 @@ def test_probe_train_evaluate_predict_from_the_cli(synthetic_root, tmp_path, cap
     assert saved.model.backbone.model_name == "MSD_musicnn"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["parameters"]["trained"] == 753 * 10 + 10
+    assert metrics["model"]["notice"] == transfer.MUSICNN_NOTICE  # musicnn's, readable
     assert cli.main(["evaluate", str(out), str(synthetic_root), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     for key in ("segment_accuracy", "track_accuracy", "track_accuracy_vote"):
@@ -184,6 +185,19 @@ def test_a_probe_checkpoint_needs_no_wheel_and_is_verified(msd, tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(checkpoint.CheckpointError, match="p.pt"):
         checkpoint.load(path)
+
+
+def test_a_probe_checkpoint_carries_musicnns_notice(tmp_path):
+    """A probe checkpoint is a copy of musicnn's weights: its ISC licence asks for the
+    copyright and permission notice of the wheel's LICENSE.md in every copy."""
+    path = checkpoint.save(transfer.Probe("MTT_vgg", "pool5"), tmp_path / "p.pt",
+                           settings=transfer.SETTINGS)
+    raw = torch.load(path, weights_only=True)
+    assert raw["spec"]["notice"] == transfer.MUSICNN_NOTICE
+    assert checkpoint.load(path).model.spec()["notice"] == transfer.MUSICNN_NOTICE
+    wheel = importlib.metadata.distribution("musicnn").read_text("LICENSE.md")
+    assert "Universitat Pompeu Fabra 2019" in wheel and "ISC" in transfer.MUSICNN_NOTICE
+    assert " ".join(wheel.split()) in " ".join(transfer.MUSICNN_NOTICE.split())
 
 
 def test_probe_on_real_clips_beats_training_from_scratch(module_cache):

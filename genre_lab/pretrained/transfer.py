@@ -35,9 +35,9 @@ from ..config import FeatureSettings
 from ..features.segments import Segments, labels_of
 from . import checkpoint_prefix, musicnn
 
-__all__ = ["LAYERS", "SEGMENT_SAMPLES", "SEGMENT_SECONDS", "SETTINGS", "Probe", "ProbeRun",
-           "embed", "embed_segments", "load_model", "segment_patches", "segment_tags", "tag_file",
-           "train_probe"]
+__all__ = ["LAYERS", "MUSICNN_NOTICE", "SEGMENT_SAMPLES", "SEGMENT_SECONDS", "SETTINGS", "Probe",
+           "ProbeRun", "embed", "embed_segments", "load_model", "segment_patches", "segment_tags",
+           "tag_file", "train_probe"]
 
 #: Samples of one segment: one musicnn patch (``N_FRAMES`` frames at hop ``FFT_HOP``).
 SEGMENT_SAMPLES = musicnn.N_FRAMES * musicnn.FFT_HOP
@@ -54,6 +54,23 @@ LAYERS = {"musicnn": ("penultimate", "mean_pool", "max_pool", "taggram"),
 #: Bumped when what :func:`embed` stores or how it computes it changes (2: the float32 log).
 _FORMAT = 2
 _BATCH = 32
+#: musicnn's copyright and permission notice (the wheel's LICENSE.md; LICENSES/musicnn-ISC.txt):
+#: its ISC licence asks for it in every copy of the weights, so every probe's spec carries it.
+MUSICNN_NOTICE = (
+    "The backbone's weights are musicnn's (musicnn 0.1.0, https://github.com/jordipons/musicnn), "
+    "under the ISC licence:\n\n"
+    "Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019. Code developed by "
+    "Jordi Pons (www.jordipons.me).\n\n"
+    "Permission to use, copy, modify, and/or distribute this software for any purpose with or "
+    "without fee is hereby granted, provided that the above copyright notice and this "
+    "permission notice appear in all copies.\n\n"
+    "THE SOFTWARE IS PROVIDED \"AS IS\" AND THE AUTHOR DISCLAIMS ALL WARRANTIES WITH REGARD TO "
+    "THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS. IN NO EVENT "
+    "SHALL THE AUTHOR BE LIABLE FOR ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR "
+    "ANY DAMAGES WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN ACTION OF "
+    "CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF OR IN CONNECTION WITH THE USE "
+    "OR PERFORMANCE OF THIS SOFTWARE."
+)
 
 
 def _architecture(name: str) -> str:
@@ -191,7 +208,8 @@ class Probe(nn.Module):
     ``forward`` takes raw mono 16-kHz segments ``(batch, SEGMENT_SAMPLES)`` (what
     ``genre_lab.audio.stream_segments(path, sr=16000, seconds=SEGMENT_SECONDS)`` yields) and
     returns class logits; :meth:`logits` takes vectors of ``layer`` (from :func:`embed`).
-    The backbone's weights are saved with the probe, so a checkpoint needs no wheel.
+    The backbone's weights are saved with the probe, so a checkpoint needs no wheel; its
+    spec carries musicnn's licence notice (:data:`MUSICNN_NOTICE`), which goes with them.
     """
 
     kinds = ("audio",)
@@ -237,13 +255,14 @@ class Probe(nn.Module):
         return self.logits(features[self.layer].flatten(1))
 
     def spec(self) -> dict:
-        """What rebuilds this probe (``Probe(**spec minus name)``), as checkpoints store it."""
+        """What rebuilds this probe (``Probe(**spec minus name and notice)``), as checkpoints
+        (and ``metrics.json``) store it, with the notice that musicnn's weights require."""
         return dict(name="probe", backbone=self.backbone.model_name, layer=self.layer,
-                    n_classes=self.n_classes, dim=self.head.in_features)
+                    n_classes=self.n_classes, dim=self.head.in_features, notice=MUSICNN_NOTICE)
 
     @classmethod
     def from_spec(cls, spec: dict) -> Probe:
-        return cls(**{k: v for k, v in spec.items() if k != "name"})
+        return cls(**{k: v for k, v in spec.items() if k not in ("name", "notice")})
 
     @classmethod
     def from_sklearn(cls, pipeline, weights: nn.Module, layer: str,
