@@ -9,7 +9,8 @@ This script prints those lines last and exits 1 when a chapter failed or the bui
 The chapters' kernels get one torch/BLAS thread per two CPU cores (one on a 2-core machine)
 unless OMP_NUM_THREADS is set: a thread for every core made chapter 4 several-fold slower as
 soon as another job ran beside the build (figures in DEVELOPERS.md), and half the cores
-leave room for one.
+leave room for one. They draw no progress bars (``GENRE_LAB_PROGRESS=0``): a static page
+cannot show a live one, and tqdm's ipywidgets bar would load ipywidgets from a CDN.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def main(argv=None) -> int:
     threads = str(max(1, (os.cpu_count() or 2) // 2))
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
+    env.setdefault("GENRE_LAB_PROGRESS", "0")
     code = subprocess.call([command, "build", *argv], env=env)
 
     lines = failures.read_text(encoding="utf8").splitlines() if failures.exists() else []

@@ -6,6 +6,8 @@
                        ``.cache/genre-lab`` in the source checkout when the package runs from
                        one, as after ``make setup``; else the platform cache folder, e.g.
                        ``~/.cache/genre-lab``).
+``GENRE_LAB_PROGRESS`` 0 (or false, no, off): no progress bars (the book's build sets it: in a
+                       kernel they are ipywidgets, which a static page would load from a CDN).
 """
 
 from __future__ import annotations
@@ -133,6 +135,12 @@ def data_root() -> Path | None:
     """The real-GTZAN folder named by ``GENRE_LAB_DATA``, or None for the synthetic set."""
     value = os.environ.get("GENRE_LAB_DATA", "").strip()
     return Path(value).expanduser() if value else None
+
+
+def progress_bars() -> bool:
+    """False where ``GENRE_LAB_PROGRESS`` turns the package's progress bars off."""
+    return os.environ.get("GENRE_LAB_PROGRESS", "").strip().lower() not in {"0", "false", "no",
+                                                                           "off"}
 
 
 def source_checkout() -> Path | None:

@@ -1,6 +1,24 @@
-"""Independent jobs on every core, in order, with a progress bar (joblib and tqdm.auto)."""
+"""Independent jobs on every core, in order, with a progress bar (joblib and tqdm.auto).
+
+Every progress bar of the package comes from :func:`progress_bar`: ``GENRE_LAB_PROGRESS=0``
+turns them all off (:func:`genre_lab.config.progress_bars`). The book's build sets it
+(book/build.py): in a kernel, tqdm.auto draws an ipywidgets bar, which a static page can
+only show by loading ipywidgets from a CDN.
+"""
 
 from __future__ import annotations
+
+from . import config
+
+
+def progress_bar(iterable=None, **kwargs):
+    """``tqdm.auto.tqdm(iterable, **kwargs)``: a widget in a notebook, text in a terminal;
+    disabled where ``GENRE_LAB_PROGRESS`` turns progress bars off."""
+    from tqdm.auto import tqdm
+
+    if not config.progress_bars():
+        kwargs["disable"] = True
+    return tqdm(iterable, **kwargs)
 
 
 def n_workers(n_jobs: int | None, n_items: int) -> int:
@@ -22,10 +40,8 @@ def run_jobs(jobs, *, n_jobs: int, progress: bool = True, desc: str | None = Non
     ``n_jobs == 1`` runs them in this process; otherwise on ``n_jobs`` joblib (loky)
     processes, so ``function`` must be importable (a module-level function).
     """
-    from tqdm.auto import tqdm
-
     jobs = list(jobs)
-    bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress)
+    bar = progress_bar(total=len(jobs), desc=desc, unit=unit, disable=not progress)
     try:
         if n_jobs == 1:
             for func, args in jobs:

@@ -7,7 +7,7 @@
 * history of train/validation loss and accuracy, early stopping, best-checkpoint restore;
 * optional mixup (soft labels) and a per-batch transform (e.g. SpecAugment);
 * multi-label tagging (``multilabel=True``): multi-hot targets, binary cross-entropy;
-* ``tqdm.auto`` progress bars, in JupyterLab and in a terminal.
+* ``tqdm.auto`` progress bars, in JupyterLab and in a terminal (``parallel.progress_bar``).
 
 Notebook: 04-spectrogram-cnns onwards.
 """
@@ -235,7 +235,7 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
     Returns:
         The :class:`History`.
     """
-    from tqdm.auto import tqdm
+    from .parallel import progress_bar
 
     config = config or TrainConfig()
     seed_everything(config.seed)
@@ -272,8 +272,8 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
     loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     history, best_state, best_key, waited = History(), None, None, 0
     start = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=f"train {getattr(model, 'name', '')}",
-               disable=not progress, leave=False)
+    bar = progress_bar(range(config.epochs), desc=f"train {getattr(model, 'name', '')}",
+                       disable=not progress, leave=False)
     for epoch in bar:
         # training loss and accuracy are running figures over the epoch (dropout on, as
         # Keras reports them): no second pass over the training data

@@ -1,8 +1,14 @@
 """book/build.py on a tiny book built with the course's own execution settings: a failing
-chapter leaves the other pages built and ends the output with the chapter and cell."""
+chapter leaves the other pages built and ends the output with the chapter and cell; the pages
+load nothing from the network and offer the executed notebook."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +58,10 @@ def tiny_book(root: Path, timeout: int) -> None:
     (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
                                    "  - file: ok\n  - file: bad\n  - file: slow\n")
     (root / "intro.md").write_text("# A tiny book\n\nMath: $e^{i\\pi} + 1 = 0$.\n")
-    pages = {"ok": ("x = 1", "print(x)"),
+    # a widget and a progress bar, as the chapters' explorers and training loops show them
+    pages = {"ok": ("import ipywidgets\nfrom genre_lab.parallel import progress_bar\n"
+                    "x = len(list(progress_bar(range(3))))\nipywidgets.IntSlider()",
+                    "print(x)"),
              "bad": ("x = 1", "assert x == 2, 'fails on purpose'\nprint('never')"),
              "slow": ("import time\ntime.sleep(60)", "print('never')")}
     for name, (first, second) in pages.items():
@@ -67,9 +76,61 @@ def build(root: Path) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-def test_failing_chapters_are_named_last_and_other_pages_built(tmp_path):
-    tiny_book(tmp_path, timeout=3)
-    first = build(tmp_path)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The tiny book's folder and its first build."""
+    root = tmp_path_factory.mktemp("book")
+    tiny_book(root, timeout=3)
+    return root, build(root)
+
+
+def test_pages_load_nothing_from_a_cdn_and_offer_the_notebook(built):
+    root, _ = built
+    html = root / "_build" / "html"
+    for page in ("intro", "ok", "bad", "slow"):
+        text = (html / f"{page}.html").read_text()
+        # no require.js or ipywidgets manager (nb_ipywidgets_js), nor any other remote script
+        assert re.findall(r'<script[^>]* src="(?:https?:)?//[^"]*"', text) == [], page
+        # sphinx-thebe's config once: a second `const THEBE_JS_URL` throws in the browser
+        assert text.count("const THEBE_JS_URL") == 1, page
+    ok = (html / "ok.html").read_text()
+    assert "FloatProgressModel" not in ok  # no tqdm widget bar (book/build.py)
+    assert "IntSliderModel" in ok  # the widget's state is still saved, if never loaded
+    # the download button's .ipynb: the executed notebook, with its output
+    assert 'href="_sources/ok.ipynb"' in ok
+    cells = json.loads((html / "_sources" / "ok.ipynb").read_text())["cells"]
+    assert [o.get("text") for o in cells[-1]["outputs"]] == [["3\n"]]
+    assert ".ipynb" not in (html / "intro.html").read_text()  # not a notebook
+
+
+def test_pages_work_offline_in_a_browser(built):
+    """book/check_offline_math.py over every page: no request leaves the machine, the
+    console logs no error, and the math renders."""
+    chromium = shutil.which("chromium")
+    if chromium is None or importlib.util.find_spec("playwright") is None:
+        if os.environ.get("GENRE_LAB_REQUIRE_BROWSER"):
+            pytest.fail("needs Playwright and Chromium")
+        pytest.skip("needs Playwright and Chromium (apt-get install chromium)")
+    root, _ = built
+    check = subprocess.run([sys.executable, str(BOOK / "check_offline_math.py"), "--browser",
+                            chromium, str(root / "_build" / "html")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=300)
+    assert check.returncode == 0, check.stdout
+    assert "1 of 1 formulas rendered" in check.stdout
+    assert check.stdout.strip().splitlines()[-1].endswith(
+        "0 failed: 0 network requests blocked, 0 console errors"), check.stdout
+
+
+def test_chapters_load_librosa_examples_quietly():
+    """librosa.ex logs pooch's "Downloading file ... to <cache path>" into the page, and
+    raises offline: the chapters use genre_lab.data.example_recording."""
+    for chapter in sorted((BOOK.parent / "notebooks").glob("*.md")):
+        assert "librosa.ex(" not in chapter.read_text(), chapter.name
+
+
+def test_failing_chapters_are_named_last_and_other_pages_built(built):
+    tmp_path, first = built
     lines = first.stdout.strip().splitlines()
     assert first.returncode == 1, first.stdout
     assert lines[-2:] == [

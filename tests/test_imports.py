@@ -13,8 +13,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "genre_lab"
 #: ``features.frontend``) and units of lower layers, never a unit of its own layer or above.
 LAYERS = [
     {"__init__"},                       # GENRES, __version__
-    {"config", "catalog", "parallel"},  # profiles and feature settings, model names
-    {"store", "warmup", "audio"},       # the one cache; numba warm-up; decoding and cutting
+    {"config", "catalog"},              # profiles and feature settings, model names
+    {"store", "warmup", "audio", "parallel"},  # the one cache; numba warm-up; decoding and
+                                        # cutting; process pools and progress bars
     {"data"},                           # GTZAN, the synthetic set, splits, fetch
     {"features"},                       # frames, table, frontend, segments
     {"dataset", "evaluate", "models"},  # datasets; metrics; networks

@@ -86,18 +86,20 @@ def load_tracks(root=None, *, profile: str | None = None, seed: int = config.SEE
     return subset
 
 
-def example_recording(name: str = "nutcracker", *, seconds: float | None = None):
-    """A real recording from librosa's examples (``librosa.ex``), mono at 22050 Hz, or None
+def example_recording(name: str = "nutcracker", *, seconds: float | None = None,
+                      sr: int = config.SAMPLE_RATE):
+    """A real recording from librosa's examples (``librosa.ex``), mono at ``sr`` Hz, or None
     when it can be had neither from ``LIBROSA_DATA_DIR`` nor from the network.
 
     Quiet: pooch's "Downloading file ... to ..." notice (logged at INFO on stderr) is
     silenced while librosa fetches the file; pooch's logger is as before afterwards.
 
-    Notebook: 02-spectrograms.
+    Notebook: 02-spectrograms, 09-transfer-and-tagging.
 
     Args:
         name: a key of ``librosa.util.list_examples()`` ("nutcracker", "choice", "brahms", ...).
         seconds: keep only the first ``seconds`` (default: the whole recording).
+        sr: sample rate (default: the course's 22050 Hz).
     """
     import librosa
     import pooch
@@ -115,7 +117,7 @@ def example_recording(name: str = "nutcracker", *, seconds: float | None = None)
         return None
     finally:
         logger.removeFilter(quiet)
-    return audio.load(path, duration=seconds)
+    return audio.load(path, sr=sr, duration=seconds)
 
 
 class _BelowWarning:

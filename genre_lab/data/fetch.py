@@ -100,7 +100,8 @@ class ResumableDownloader:
 
     def __call__(self, url, output_file, pooch_, check_only=False):
         import requests
-        from tqdm.auto import tqdm
+
+        from ..parallel import progress_bar
 
         if check_only:
             return requests.head(url, allow_redirects=True, timeout=self.timeout).ok
@@ -113,7 +114,7 @@ class ResumableDownloader:
                 r.raise_for_status()
                 resumed = r.status_code == 206
                 total = int(r.headers.get("content-length", 0)) + (have if resumed else 0)
-                with open(self.part, "ab" if resumed else "wb") as f, tqdm(
+                with open(self.part, "ab" if resumed else "wb") as f, progress_bar(
                         total=total or None, initial=have if resumed else 0, unit="B",
                         unit_scale=True, desc=self.part.name.removesuffix(".part"),
                         disable=not self.progressbar) as bar:
@@ -295,11 +296,12 @@ def convert_au(root, *, progress: bool = True) -> int:
     A clip that cannot be decoded is left as it is (``gtzan.scan`` reports it as skipped).
     """
     import soundfile as sf
-    from tqdm.auto import tqdm
+
+    from ..parallel import progress_bar
 
     files = sorted(Path(root).rglob("*.au"))
     done = 0
-    for au in tqdm(files, desc="au -> wav", unit="clip", disable=not progress):
+    for au in progress_bar(files, desc="au -> wav", unit="clip", disable=not progress):
         try:
             data, rate = sf.read(str(au), dtype="int16")
         except (sf.LibsndfileError, RuntimeError):

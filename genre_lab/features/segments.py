@@ -204,7 +204,8 @@ def compute_segments(tracks, settings: FeatureSettings, *, versions=None,
         (which of the track's versions each segment comes from).
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from ..parallel import progress_bar
 
     featurize = _Featurizer(settings, versions)
     ids = np.asarray(tracks["track_id"]).astype(str)
@@ -224,7 +225,7 @@ def compute_segments(tracks, settings: FeatureSettings, *, versions=None,
     def init():
         torch.set_num_threads(1)  # this worker thread only
 
-    bar = tqdm(total=len(rows), unit="clip", desc=desc, disable=not progress)
+    bar = progress_bar(total=len(rows), unit="clip", desc=desc, disable=not progress)
     with ThreadPoolExecutor(max_workers=workers, initializer=init) as pool:
         ahead = deque()
         try:

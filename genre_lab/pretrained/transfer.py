@@ -172,10 +172,10 @@ def embed(tracks, model: str | nn.Module = "MSD_musicnn", *, progress: bool = Tr
     ids = np.asarray(tracks["track_id"]).astype(str)
 
     def compute():
-        from tqdm.auto import tqdm
+        from ..parallel import progress_bar
 
         rows, counts = [], []
-        for path in tqdm(list(tracks["path"]), desc="embedding", unit="track",
+        for path in progress_bar(list(tracks["path"]), desc="embedding", unit="track",
                          disable=not progress, leave=False):
             patches = segment_patches(audio.load(path, sr=musicnn.SR))
             rows.append(_vectors(network, patches, layers))
