@@ -56,3 +56,22 @@ def test_saving_a_chapter_in_jupyterlab_keeps_its_metadata(tmp_path):
     assert saved.metadata["genre_lab"] == \
         jupytext.read(NOTEBOOKS / "01-waveforms.md").metadata["genre_lab"]
     assert "jupytext_version" not in (tmp_path / "01-waveforms.md").read_text()
+
+
+
+def test_no_lab_extension_is_flagged_but_the_one_the_browser_test_checks():
+    """`jupyter labextension list` flags an extension built against other versions of
+    JupyterLab's shared packages. jupyterlab-myst 2.7 is flagged on JupyterLab 4.6 (it
+    declares @jupyter/ydoc ^3) and works there (tests/test_lab_browser.py renders a chapter's
+    admonition); pyproject.toml pins the minor version, and any other flag fails here."""
+    import re
+    import subprocess
+    import sys
+
+    listed = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"],
+                            capture_output=True, text=True, timeout=120)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout + listed.stderr)
+    assert listed.returncode == 0, out
+    assert "jupyterlab-myst" in out and "jupyterlab-jupytext" in out, out
+    flagged = re.findall(r'"([^"@]+)@[^"]+" is not compatible', out)
+    assert set(flagged) <= {"jupyterlab-myst"}, out
