@@ -28,10 +28,11 @@ BOOK_FLAGS := --config book/_config.yml --toc book/_toc.yml --path-output book
 # file to $NB_PYTHON_PREFIX/share/jupyter/lab/settings/overrides.d/.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/genre-lab.json
 
-.PHONY: help setup book lab test student clean
+.PHONY: help setup book lab test test-avx2 student clean
 help:
 	@echo "make book   set up .venv, execute every chapter and build the book (book/_build/html)"
 	@echo "make test   run the unit tests and execute every notebook"
+	@echo "make test-avx2  the same, computing as a CPU without AVX-512 (TESTS=... picks some)"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make student  write the exercise versions (no solutions) to student/"
 	@echo "make clean  remove the book build and the caches"
@@ -60,6 +61,14 @@ book: setup
 # -rs: say why a test was skipped (the real-data tests need ../shared/data).
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile -rs
+
+# The tests as an x86 CPU without AVX-512 computes (AVX2 and FMA, as an AMD EPYC):
+# tools/avx2.py caps NumPy's SIMD loops, torch's kernels, oneDNN, MKL and OpenBLAS, whatever
+# this CPU has, and tests/test_environment.py checks that the caps are in force. Every float
+# comparison must hold on both paths. TESTS picks tests, e.g. TESTS="-m numerics tests".
+TESTS ?=
+test-avx2: setup
+	$(BIN)/python tools/avx2.py $(BIN)/python -m pytest -n 2 --dist loadfile -rs $(TESTS)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

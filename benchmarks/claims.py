@@ -156,17 +156,15 @@ def run_chapter(path: Path, *, threads: int, seed: int) -> dict:
                 failures=failures, values=values)
 
 
-#: Environment variables that keep each library to AVX2 (see the module's docstring).
-AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-             "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell",
-             "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL "
-                                         "AVX512_ICL AVX512_SPR"}
 
 
 def run(args) -> None:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
-    if args.isa == "avx2":
-        os.environ.update(AVX2_ONLY)
+    if args.isa == "avx2":  # the switches that keep each library to AVX2 (tools/avx2.py)
+        sys.path.insert(0, str(ROOT))
+        from tools import avx2
+
+        os.environ.update(avx2.environment())
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(args.threads)
     os.environ["GENRE_LAB_CACHE"] = tempfile.mkdtemp(prefix="genre-lab-claims-")

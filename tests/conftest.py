@@ -16,6 +16,22 @@ PROJECT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GENRE_LAB_SHARED_DATA", PROJECT.parent / "shared" / "data"))
 
 
+#: Test modules that compare floating-point results with a reference (librosa, TensorFlow's
+#: musicnn, the Kaggle table, hand-written code, ONNX Runtime): marked ``numerics``, and CI
+#: runs them a second time as a CPU without AVX-512 computes (`make test-avx2`). Each bound
+#: is a documented accuracy or a measured spread over CPU paths with a margin
+#: (benchmarks/float_margins.md).
+NUMERICS = {"test_audio", "test_augment", "test_cli", "test_compress", "test_frames",
+            "test_frontend", "test_musicnn", "test_musicnn_parity", "test_real_data",
+            "test_segments", "test_table", "test_train", "test_transfer"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.stem in NUMERICS:
+            item.add_marker(pytest.mark.numerics)
+
+
 def shared(relative: str) -> Path:
     """A path in the shared real-data folder, or skip (fail when CI requires the folder)."""
     path = SHARED_DATA / relative

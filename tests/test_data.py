@@ -48,6 +48,7 @@ def test_example_recording_is_quiet_and_leaves_pooch_logger_as_it_was(offline, t
         assert y is None
     else:
         assert y.dtype == np.float32 and len(y) == 22050
+        assert len(example_recording("brahms", seconds=1.0, sr=16000)) == 16000  # musicnn's
 
 
 def test_example_recording_reads_librosa_data_dir():

@@ -50,10 +50,14 @@ def check_against_librosa(y: np.ndarray):
     t_mel = MelSpectrogram()(torch.from_numpy(y))
     assert t_mel.shape == mel.shape and t_mel.dtype == torch.float32
     fro, worst = errors(t_mel.numpy(), mel)
-    assert fro <= 1e-5, fro          # measured ~1.2e-7 on real clips
-    assert worst <= 1e-4, worst      # measured ~1e-5
+    # float32 rounding in torch's and NumPy's FFTs and products, which differs by CPU path.
+    # Measured on 5 real clips and a chirp, with AVX-512 and AVX2, 1, 2 and 4 threads
+    # (benchmarks/float_margins.md): fro <= 1.4e-7, worst 1.2e-5 (AVX-512) to 2.1e-5 (AVX2),
+    # dB <= 2.6e-4, MFCC <= 6.4e-4: every bound is 3x or more above the worst path.
+    assert fro <= 1e-5, fro
+    assert worst <= 1e-4, worst
     t_db = power_to_db(t_mel)
-    np.testing.assert_allclose(t_db.numpy(), db, rtol=0, atol=2e-3)   # dB; measured < 3e-4
+    np.testing.assert_allclose(t_db.numpy(), db, rtol=0, atol=2e-3)   # dB
     t_mfcc = mfcc_from_db(t_db, n_mfcc=20).numpy()
     assert t_mfcc.shape == mfcc.shape
     assert np.linalg.norm(t_mfcc - mfcc) / np.linalg.norm(mfcc) <= 1e-5
