@@ -80,6 +80,21 @@ def pytest_configure(config):
         compile_librosa_kernels()
 
 
+#: Files that start a Ray of their own. Under pytest-xdist (`--dist loadgroup`) they share
+#: one group, so they run one after the other on one worker: two Rays starting at once on 2
+#: cores slow each other towards Ray's start-up limit (benchmarks/scale.md). Every other
+#: file is a group of its own, so a notebook's cells stay together and in order.
+RAY_FILES = {"test_scale.py", "10-scaling-with-ray.md"}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = "ray" if item.path.name in RAY_FILES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collect_file(file_path, parent):
     opt = parent.config.option
     if (opt.nbval or opt.nbval_lax) and file_path.suffix == ".md" and \

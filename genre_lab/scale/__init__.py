@@ -20,13 +20,31 @@ Modules: :mod:`~genre_lab.scale.ray_data` (Ray Data) and :mod:`~genre_lab.scale.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import time
+import warnings
+from pathlib import Path
+
 from .ray_data import KINDS, Featurized, featurize, read_segments
 from .ray_train import train
 
-__all__ = ["KINDS", "Featurized", "featurize", "read_segments", "start", "train"]
+__all__ = ["KINDS", "Featurized", "RayStartError", "featurize", "read_segments", "start", "train"]
+
+#: Ray (2.60) gives its raylet 30 s to register, a limit written into its code: the raylet
+#: waits for its dashboard agent, a Python process, to come up first. That takes about 3 s
+#: on an idle 2-core machine, 13 s beside 4 busy processes and over 30 s beside 8
+#: (benchmarks/scale.md), so a busy machine misses the limit; a later try often makes it.
+START_ATTEMPTS = 3
 
 
-def start(address: str | None = None, *, workers: int = 2, object_store_mb: int = 512, **kwargs):
+class RayStartError(RuntimeError):
+    """Ray's processes did not start in time (a busy machine), or Ray could not start."""
+
+
+def start(address: str | None = None, *, workers: int = 2, object_store_mb: int = 512,
+          attempts: int = START_ATTEMPTS, **kwargs):
     """Start Ray locally with ``workers`` CPUs (or join the cluster at ``address``).
 
     Locally the driver's environment (``PYTHONPATH``, ``GENRE_LAB_*``) reaches the workers,
@@ -38,6 +56,10 @@ def start(address: str | None = None, *, workers: int = 2, object_store_mb: int 
     wants ``RAY_AUTH_MODE=token`` and its ``RAY_AUTH_TOKEN`` in this process's environment
     (tests/test_scale.py joins a ``ray start --head`` cluster so). Returns ``ray.init``'s
     context; already started, Ray is left as it is.
+
+    A local start that misses Ray's start-up limit (a busy machine: see
+    :data:`START_ATTEMPTS`) is cleaned up and tried again, up to ``attempts`` times; then
+    :class:`RayStartError` says why in one line.
     """
     import ray
     import ray.data
@@ -61,4 +83,71 @@ def start(address: str | None = None, *, workers: int = 2, object_store_mb: int 
         import genre_lab
 
         kwargs.setdefault("runtime_env", {"py_modules": [genre_lab]})
-    return ray.init(address=address, include_dashboard=False, log_to_driver=False, **kwargs)
+    for attempt in range(1, attempts + 1):
+        before = _ray_children()
+        try:
+            return ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                            **kwargs)
+        except Exception as error:  # Ray's start-up timeout is a bare Exception
+            if not _missed_start_up(error):
+                raise
+            ray.shutdown()
+            # a failed ray.init leaves its GCS and monitors running: stop what this try began
+            _stop(_ray_children() - before)
+            if attempt == attempts:
+                load = os.getloadavg()[0]
+                raise RayStartError(
+                    f"Ray did not start: its processes missed Ray's start-up limit {attempts} "
+                    f"times (load average {load:.1f} on {os.cpu_count()} CPUs: other programs "
+                    "are busy). Let them finish or close other notebooks, then run this "
+                    "again.") from None
+            warnings.warn(f"Ray missed its start-up limit (try {attempt} of {attempts}; load "
+                          f"average {os.getloadavg()[0]:.1f}): trying again", RuntimeWarning,
+                          stacklevel=2)
+            time.sleep(5 * attempt)  # let the load pass
+
+
+def _ray_children() -> set[int]:
+    """This process's child processes that run Ray's programs (read from Linux's /proc;
+    elsewhere none are found, and a failed try's processes end with this process)."""
+    me, found = os.getpid(), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me and b"/ray/" in (stat.parent / "cmdline").read_bytes():
+                found.add(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def _stop(pids: set[int], grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL what is still there after ``grace`` seconds."""
+    for signal_ in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal_)
+        deadline = time.monotonic() + grace
+        while pids and time.monotonic() < deadline:
+            pids = {pid for pid in pids if _alive(pid)}
+            time.sleep(0.2)
+        if not pids:
+            return
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # reap our own child
+            return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _missed_start_up(error: BaseException) -> bool:
+    """Ray's ways of saying that its processes did not come up in time (Ray 2.60)."""
+    text = str(error)
+    return isinstance(error, TimeoutError) or "timed out during startup" in text or \
+        "waiting for node to startup" in text
