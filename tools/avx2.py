@@ -7,11 +7,11 @@ A float result can depend on the instructions a library picks at run time: NumPy
 loops (its float32 log10 differs by up to 2 ulp between its AVX2 and AVX-512 loops), torch's
 own kernels, oneDNN's convolutions, MKL's and OpenBLAS's BLAS. Each library has a switch
 that caps what it picks; this sets all of them, then runs the command. NumPy's switch takes
-the names of its dispatch targets, which changed in NumPy 2.3 (``AVX512F`` ... became
-``X86_V4``; an unknown name is ignored with a warning), so they are read from the NumPy
-installed here. ONNX Runtime has no switch: its int8 kernels are tested under QEMU instead
-(``genre_lab.compress.cpu.run_emulated``). ``GENRE_LAB_ISA=avx2`` tells the tests that the
-caps are meant to be in force (tests/test_environment.py then checks that they are).
+the names of its dispatch targets, which NumPy has renamed (``AVX512F``, ``AVX512_SKX``...
+are ``X86_V4`` in NumPy 2.4; it ignores an unknown name with a warning), so they are read
+from the NumPy installed here. ONNX Runtime has no switch: its int8 kernels are tested
+under QEMU instead (``genre_lab.compress.cpu.run_emulated``). ``GENRE_LAB_ISA=avx2`` tells
+the tests that the caps are meant to be in force (tests/test_environment.py checks them).
 
 Used by the Makefile (``make test-avx2``), .ci/run and benchmarks/claims.py (``--isa avx2``).
 """

@@ -33,9 +33,9 @@ from .ray_train import train
 __all__ = ["KINDS", "Featurized", "RayStartError", "featurize", "read_segments", "start", "train"]
 
 #: Ray (2.60) gives its raylet 30 s to register, a limit written into its code: the raylet
-#: waits for its dashboard agent, a Python process, to come up first. That takes about 3 s
-#: on an idle 2-core machine, 13 s beside 4 busy processes and over 30 s beside 8
-#: (benchmarks/scale.md), so a busy machine misses the limit; a later try often makes it.
+#: waits for its dashboard agent, a Python process, to come up first. On 2 cores that took
+#: 5 s idle, 22 s beside 8 busy processes and over 30 s beside 16 (benchmarks/scale.md), so
+#: a busy machine can miss the limit; a later try, once a spike has passed, often makes it.
 START_ATTEMPTS = 3
 
 
