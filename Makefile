@@ -60,7 +60,7 @@ book: setup
 # Two test workers, each running a notebook at a time with one torch thread (conftest.py).
 # -rs: say why a test was skipped (the real-data tests need ../shared/data).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -rs
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs
 
 # The tests as an x86 CPU without AVX-512 computes (AVX2 and FMA, as an AMD EPYC):
 # tools/avx2.py caps NumPy's SIMD loops, torch's kernels, oneDNN, MKL and OpenBLAS, whatever
@@ -68,7 +68,7 @@ test: setup
 # comparison must hold on both paths. TESTS picks tests, e.g. TESTS="-m numerics tests".
 TESTS ?=
 test-avx2: setup
-	$(BIN)/python tools/avx2.py $(BIN)/python -m pytest -n 2 --dist loadgroup -rs $(TESTS)
+	$(BIN)/python tools/avx2.py $(BIN)/python -m pytest -n 2 --dist loadfile -rs $(TESTS)
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

@@ -49,10 +49,22 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
     """nbval's notebook collector, reading the notebook through jupytext."""
 
     started = None
+    _turn = None
 
     def setup(self):
+        if self.path.name in RAY_FILES:  # wait for the other Ray's file, before the clock
+            self._turn = one_ray_at_a_time()
+            self._turn.__enter__()
         self.started = time.perf_counter()  # the kernel's start-up counts too
         super().setup()
+
+    def teardown(self):
+        try:
+            super().teardown()
+        finally:
+            if self._turn is not None:
+                self._turn.__exit__(None, None, None)
+                self._turn = None
 
     def collect(self):
         read = nbval.plugin.nbformat.read
@@ -80,19 +92,28 @@ def pytest_configure(config):
         compile_librosa_kernels()
 
 
-#: Files that start a Ray of their own. Under pytest-xdist (`--dist loadgroup`) they share
-#: one group, so they run one after the other on one worker: two Rays starting at once on 2
-#: cores slow each other towards Ray's start-up limit (benchmarks/scale.md). Every other
-#: file is a group of its own, so a notebook's cells stay together and in order.
+#: Files that start a Ray of their own. They take turns, under a lock that every pytest
+#: process of this checkout shares (pytest-xdist's workers, a second run beside the first):
+#: two Rays starting at once on 2 cores slow each other towards Ray's start-up limit
+#: (benchmarks/scale.md), and the appendix towards its budget.
 RAY_FILES = {"test_scale.py", "10-scaling-with-ray.md"}
 
 
-def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        group = "ray" if item.path.name in RAY_FILES else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+def one_ray_at_a_time():
+    """The lock of RAY_FILES for this checkout (a file in the system's temporary folder)."""
+    import hashlib
+    import tempfile
+
+    import filelock
+
+    checkout = hashlib.sha256(str(NOTEBOOKS.parent).encode()).hexdigest()[:16]
+    return filelock.FileLock(Path(tempfile.gettempdir()) / f"genre-lab-ray-{checkout}.lock")
+
+
+@pytest.fixture(scope="module", name="one_ray_at_a_time")
+def one_ray_at_a_time_fixture():
+    with one_ray_at_a_time():
+        yield
 
 
 def pytest_collect_file(file_path, parent):

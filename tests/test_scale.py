@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("ray", reason="Ray is optional: pip install 'genre-lab[scale]'")
+pytestmark = pytest.mark.usefixtures("one_ray_at_a_time")  # not beside appendix 10's Ray
 
 from genre_lab import config, scale  # noqa: E402
 from genre_lab.data import synth  # noqa: E402
