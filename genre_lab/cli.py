@@ -4,10 +4,10 @@
 
     genre-lab synth OUT [--clips-per-genre N] [--seconds S] [--seed K]
     genre-lab check ROOT
-    genre-lab features ROOT --out FILE.csv [--seconds 3]
+    genre-lab features ROOT --out FILE.csv [--seconds 3] [--overwrite]
     genre-lab train ROOT --model NAME --out DIR [--epochs N] [--split track|artist|filtered]
-                    [--seed K]
-    genre-lab evaluate MODEL ROOT [--json]
+                    [--seed K] [--overwrite]
+    genre-lab evaluate MODEL ROOT [--tracks auto|test|unseen|all] [--json]
     genre-lab predict MODEL FILE...
     genre-lab tag FILE... [--model MTT_musicnn] [--top 5]
 
@@ -24,6 +24,7 @@ MODEL is a checkpoint (``genre_lab.checkpoint``): the ``--out`` folder of ``trai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -56,11 +57,19 @@ def _check(args) -> int:
 
 def _features(args) -> int:
     from .data import load_tracks
-    from .features.table import feature_table, write_csv
+    from .features.table import COLUMNS, feature_table, write_csv
 
     if args.out.is_dir():
         raise ValueError(f"{args.out}: is a folder; --out takes a file name, e.g. "
                          f"{args.out / 'features_30_sec.csv'}")
+    if args.out.exists():
+        if not args.overwrite:
+            raise FileExistsError(f"{args.out}: already exists; choose another --out or add "
+                                  "--overwrite")
+        if not _is_feature_table(args.out, COLUMNS):  # --overwrite replaces only our tables
+            raise ValueError(f"{args.out}: not a feature table written by genre-lab (its "
+                             "header differs); not replacing it")
+    _check_writable(args.out.parent)
     tracks = load_tracks(args.root, profile="full")  # every clip, whatever the profile
     table = feature_table(tracks, seconds=args.seconds, progress=not args.quiet)
     write_csv(table, args.out)
@@ -68,18 +77,128 @@ def _features(args) -> int:
     return 0
 
 
+def _is_feature_table(path: Path, columns) -> bool:
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header = f.readline(100_000).rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return header == ",".join(columns)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail now, in one line, where a file could not be written later (after the work)."""
+    import tempfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".genre-lab-probe-"):
+            pass
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write there ({err.strerror})", str(folder)) from None
+
+
 def _train(args) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder (--out takes a folder)")
+    _check_writable(out)  # a folder that cannot be written fails now, not after training
+    with _only_writer(out):
+        if (out / "model.pt").exists():
+            if not args.overwrite:
+                raise FileExistsError(f"{out / 'model.pt'}: a model is already there; choose "
+                                      "another --out or add --overwrite")
+            if not _is_checkpoint(out / "model.pt"):  # --overwrite replaces only our models
+                raise ValueError(f"{out / 'model.pt'}: not a genre-lab checkpoint; not "
+                                 "replacing it")
+        return _train_locked(args, out)
+
+
+@contextlib.contextmanager
+def _only_writer(out: Path):
+    """Hold ``out`` for this process: two trainings into one folder would replace each
+    other's model without a word."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(out / ".genre-lab-train.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"{out}: another genre-lab train is writing there; wait for it or "
+                         "choose another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _is_checkpoint(path: Path) -> bool:
+    import torch
+
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - anything unreadable is not ours to replace
+        return False
+    return isinstance(raw, dict) and {"spec", "state_dict"} <= set(raw)
+
+
+def _track_digests(tracks) -> dict:
+    """A short sha256 of every track's file: evaluate tells the same recording from another
+    one with the same track id (a synthetic blues.00000 is not GTZAN's)."""
+    import hashlib
+
+    digests = {}
+    for track_id, path in zip(tracks.track_id, tracks.path, strict=True):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digests[str(track_id)] = h.hexdigest()[:16]
+    return digests
+
+
+def _data_info(args, tracks, profile) -> dict:
+    """What evaluate needs to know which tracks a model saw, and in which role."""
+    sides = {side: [str(t) for t in tracks.track_id[tracks.split == side]]
+             for side in ("train", "val", "test")}
+    return dict(root=str(args.root), source=tracks.attrs.get("source"), profile=profile.name,
+                split=args.split, seed=args.seed, test_tracks=sides["test"],
+                train_tracks=sides["train"], val_tracks=sides["val"],
+                track_sha256=_track_digests(tracks))
+
+
+def _save(save, path: Path, name: str) -> Path:
+    """``save(path)``; when the disk is full (or the folder went away), the trained model goes
+    to the temporary folder instead, and the one-line error says where."""
+    import tempfile
+    import time
+
+    try:
+        return save(path)
+    except OSError as err:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        spare = Path(tempfile.gettempdir()) / f"genre-lab-{name}-{stamp}.pt"
+        try:
+            save(spare)
+        except OSError:
+            why = "the trained model could not be saved anywhere"
+        else:
+            why = f"the trained model was saved to {spare} instead"
+        raise OSError(err.errno, f"{err.strerror or err}; {why}", str(path)) from None
+
+
+def _write_json(path: Path, report: dict) -> None:
+    from . import store
+
+    text = json.dumps(report, indent=2, allow_nan=False)  # NaN is not JSON
+    store.atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def _train_locked(args, out: Path) -> int:
     from . import checkpoint, config, dataset, experiment, models, train
     from .catalog import PROBES
     from .data import load_tracks
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: exists and is not a folder (--out takes a folder)")
-    if (out / "model.pt").exists() and not args.overwrite:
-        raise FileExistsError(f"{out / 'model.pt'}: a model is already there; choose another "
-                              "--out or add --overwrite")
-    out.mkdir(parents=True, exist_ok=True)  # a folder that cannot be made fails now, not later
     profile = config.get_profile(args.profile)
     tracks = load_tracks(args.root, profile=profile.name)
     if args.model in PROBES:
@@ -94,19 +213,17 @@ def _train(args) -> int:
     cfg = train.TrainConfig(epochs=args.epochs or profile.epochs, seed=args.seed,
                             batch_size=args.batch_size, lr=args.lr, patience=args.patience)
     run = experiment.train_model(args.model, data, cfg, cache=False, progress=not args.quiet)
-    test = data.tracks[data.tracks.split == "test"]
-    info = dict(data=dict(root=str(args.root), source=tracks.attrs.get("source"),
-                          profile=profile.name, split=args.split, seed=args.seed,
-                          test_tracks=list(test.track_id)),
+    info = dict(data=_data_info(args, data.tracks, profile),
                 test={k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
                                                  "track_accuracy_vote", "n_tracks")})
-    saved = checkpoint.save(run.model, out / "model.pt", settings=data.settings,
-                            history=run.history, train_config=cfg, info=info)
+    saved = _save(lambda path: checkpoint.save(run.model, path, settings=data.settings,
+                                               history=run.history, train_config=cfg,
+                                               info=info), out / "model.pt", args.model)
     # A readable copy of what the checkpoint says; evaluate and predict read the checkpoint.
     report = dict(model=run.model.spec(), features=data.settings.as_dict(),
                   config=cfg.__dict__, history=run.history.as_dict(),
                   parameters=models.count_parameters(run.model), versions=_versions(), **info)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    _write_json(out / "metrics.json", report)
     print(f"{args.model}: {models.count_parameters(run.model):,} parameters, "
           f"{run.history.seconds:.0f} s, best epoch {run.history.best_epoch + 1}")
     print(f"test ({run.result['n_tracks']} tracks): segment accuracy "
@@ -141,20 +258,17 @@ def _train_probe(args, out: Path, tracks, profile) -> int:
     test = tracks[tracks.split == "test"]
     result = {k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
                                          "track_accuracy_vote", "n_tracks")} if len(test) else {}
-    info = dict(data=dict(root=str(args.root), source=tracks.attrs.get("source"),
-                          profile=profile.name, split=args.split, seed=args.seed,
-                          test_tracks=list(test.track_id),
-                          train_tracks=list(tracks.track_id[tracks.split != "test"])),
-                test=result)
+    info = dict(data=_data_info(args, tracks, profile), test=result)
     config = dict(C=run.C, cross_validation={str(c): v for c, v in run.validation.items()},
                   classifier="StandardScaler + LogisticRegression (scikit-learn)")
-    saved = checkpoint.save(run.probe, out / "model.pt", settings=transfer.SETTINGS,
-                            train_config=config, info=info)
+    saved = _save(lambda path: checkpoint.save(run.probe, path, settings=transfer.SETTINGS,
+                                               train_config=config, info=info),
+                  out / "model.pt", args.model)
     report = dict(model=run.probe.spec(), features=transfer.SETTINGS.as_dict(), config=config,
                   parameters=dict(trained=models.count_parameters(run.probe),
                                   frozen=sum(p.numel() for p in run.probe.backbone.parameters())),
                   versions=_versions(), **info)
-    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    _write_json(out / "metrics.json", report)
     print(f"{args.model}: a linear probe on {run.probe.backbone.model_name}'s "
           f"{run.probe.layer} layer, C={run.C:g} (cross-validated track accuracy "
           f"{run.validation[run.C]['track_accuracy']:.3f})" if run.validation else
@@ -171,7 +285,28 @@ def _train_probe(args, out: Path, tracks, profile) -> int:
     return 0
 
 
+def _track_roles(tracks, data: dict) -> tuple[dict, bool]:
+    """``{track_id: role}`` for the tracks of a folder, from a checkpoint's data facts: "test"
+    (its test tracks), "trained" (its training or validation tracks) or "unseen"; and whether
+    the files were compared (checkpoints before track_sha256 matched ids only)."""
+    roles_by_id = {str(t): "test" for t in data.get("test_tracks", [])}
+    roles_by_id.update({str(t): "trained" for key in ("train_tracks", "val_tracks")
+                        for t in data.get(key, [])})
+    saved_digests = data.get("track_sha256")
+    ids = [str(t) for t in tracks.track_id]
+    if saved_digests is None:
+        return {t: roles_by_id.get(t, "unseen") for t in ids}, False
+    # a recording with the same id but other bytes (a synthetic set, a re-encoded copy) is
+    # another recording: unseen
+    named = tracks[[t in saved_digests for t in ids]]
+    digests = _track_digests(named) if len(named) else {}
+    return {t: roles_by_id.get(t, "unseen") if digests.get(t) == saved_digests.get(t)
+            else "unseen" for t in ids}, True
+
+
 def _evaluate(args) -> int:
+    import numpy as np
+
     from . import checkpoint
     from .data import load_tracks
     from .evaluate import evaluate
@@ -179,17 +314,30 @@ def _evaluate(args) -> int:
     from .train import predict_logits
 
     saved = checkpoint.load(args.model_dir)
-    model = saved.model
+    model, labels = saved.model, list(saved.labels)
     tracks = load_tracks(args.root, profile="full")
+    known = tracks.genre.isin(labels)
+    left_out = sorted(set(tracks.genre[~known]))
+    tracks = tracks[known]
+    if not len(tracks):
+        raise ValueError(f"{args.root}: no track of a genre the model knows "
+                         f"({', '.join(labels)})")
     data = saved.info.get("data", {})
-    test, trained = set(data.get("test_tracks", [])), set(data.get("train_tracks", []))
-    if test and test <= set(tracks.track_id):
-        tracks, scope = tracks[tracks.track_id.isin(test)], "test split of training"
-    elif trained & set(tracks.track_id):
-        scope = (f"all tracks, {len(trained & set(tracks.track_id))} of them its training "
-                 "tracks: not a test")
-    else:
-        scope = "all tracks (not the training data)"
+    roles, compared = _track_roles(tracks, data)
+    counts = {role: sum(r == role for r in roles.values())
+              for role in ("test", "trained", "unseen")}
+    choice = args.tracks
+    if choice == "auto":
+        choice = "test" if counts["test"] else "unseen" if counts["unseen"] else None
+        if choice is None:
+            raise ValueError(f"{args.root}: every track is one the model was trained or "
+                             "early-stopped on, so its score is no test; add --tracks all to "
+                             "score them anyway")
+    if choice != "all" and not counts[choice]:
+        raise ValueError(f"{args.root}: none of its tracks is {_ROLE_TEXT[choice]}")
+    if choice != "all":
+        tracks = tracks[[roles[str(t)] == choice for t in tracks.track_id]]
+    scope = _scope_text(choice, counts, len(data.get("test_tracks", [])), compared, left_out)
     if model.kinds == ("audio",):  # a probe: vectors of its frozen network, cached
         from .pretrained.transfer import embed
 
@@ -197,19 +345,55 @@ def _evaluate(args) -> int:
         logits = model.logits(first.X).detach().numpy()
     else:
         segments = segment_features(tracks, saved.settings, progress=not args.json)
-        logits = predict_logits(model, [segments[k].X for k in model.kinds])
         first = segments[model.kinds[0]]
-    result = evaluate(logits, first.label, first.track_id)
-    result.update(model=model.name, evaluated_on=scope, root=str(args.root))
+        try:
+            logits = predict_logits(model, [segments[k].X for k in model.kinds])
+        except ValueError:
+            logits = np.full((len(first.X), len(labels)), np.nan)
+    if not np.isfinite(logits).all():
+        bad = sorted(set(first.track_id[~np.isfinite(logits).all(axis=1)]))
+        raise ValueError(f"{saved.path}: {_NOT_FINITE} on {len(bad)} track(s), e.g. {bad[0]}")
+    genre_of = dict(zip(tracks.track_id.astype(str), tracks.genre, strict=True))
+    truth = np.array([labels.index(genre_of[str(t)]) for t in first.track_id])  # model's order
+    result = evaluate(logits, truth, first.track_id, genres=labels)
+    result.update(model=model.name, evaluated_on=choice, scope=scope, root=str(args.root),
+                  tracks={k: v for k, v in counts.items()},
+                  track_ids=sorted(map(str, set(first.track_id))), left_out_genres=left_out)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
     else:
-        print(f"{model.name} on {result['n_tracks']} tracks ({scope}):")
+        print(f"{model.name} on {result['n_tracks']} tracks: {scope}")
         print(f"  segment accuracy {result['segment_accuracy']:.3f}")
         print(f"  track accuracy   {result['track_accuracy']:.3f} (mean of logits), "
               f"{result['track_accuracy_vote']:.3f} (majority vote)")
     return 0
 
+
+_ROLE_TEXT = dict(test="one of the model's test tracks",
+                  unseen="unseen by the model (neither its training nor its validation tracks)")
+
+
+def _scope_text(choice: str, counts: dict, n_test: int, compared: bool, left_out) -> str:
+    """Which tracks were scored, in words."""
+    if choice == "test":
+        text = f"its test tracks, {counts['test']} of {n_test}"
+        if counts["test"] < n_test:
+            text += f" ({n_test - counts['test']} not in the folder)"
+    elif choice == "unseen":
+        text = "tracks it never saw in training (none of its test tracks is in the folder)"
+    else:
+        text = (f"every track: {counts['test']} of its test tracks, {counts['trained']} it was "
+                f"trained or early-stopped on (not a test), {counts['unseen']} unseen")
+    if not compared:
+        text += "; tracks matched by id only (a checkpoint saved before genre-lab recorded " \
+                "file hashes)"
+    if left_out:
+        text += f"; left out: genres the model does not know ({', '.join(left_out)})"
+    return text
+
+
+_NOT_FINITE = ("the model's scores are not finite (samples far out of range, or damaged "
+               "weights)")
 
 #: Below this peak amplitude (-80 dBFS, under 16-bit dither) a file holds no music to classify.
 SILENCE = 1e-4
@@ -240,11 +424,17 @@ def _predict(args) -> int:
                     with torch.no_grad():
                         logmel, mfcc = extract(torch.from_numpy(batch))
                     inputs = {"logmel": logmel.numpy(), "mfcc": mfcc.numpy()}
-                total = total + predict_logits(model, [inputs[k] for k in model.kinds]).sum(0)
+                try:
+                    logits = predict_logits(model, [inputs[k] for k in model.kinds])
+                except ValueError:  # NaN or inf: never "rock nan"
+                    raise audio.AudioError(file, _NOT_FINITE) from None
+                total = total + logits.sum(0)
                 count += len(batch)
             if peak < SILENCE:
                 raise audio.AudioError(file, "no signal: the audio is silent (after mixing "
                                              "the channels to mono)")
+            if not np.isfinite(total).all():  # finite scores whose sum overflows
+                raise audio.AudioError(file, _NOT_FINITE)
         except (audio.AudioError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)  # the message names the file
             failed += 1
@@ -322,8 +512,9 @@ def _fetch(args) -> int:
     return 0
 
 
-def _positive(kind):
-    """An argparse type: a number of ``kind`` greater than zero."""
+def _positive(kind, most):
+    """An argparse type: a finite number of ``kind`` greater than zero and at most ``most``
+    (every input has a bound: a typo must not start a job that never ends)."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -331,10 +522,31 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        if not value <= most:  # NaN and inf too
+            raise argparse.ArgumentTypeError(f"must be at most {most:g}, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value < 2**32:  # NumPy's seeds
+        raise argparse.ArgumentTypeError(f"must be from 0 to 2**32 - 1, got {text}")
+    return value
+
+
+# Bounds of the numbers the commands take, far beyond what the course uses.
+MAX_CLIPS_PER_GENRE = 10_000   # GTZAN has 100
+MAX_SECONDS = 600.0            # GTZAN's clips are 30 s
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 65_536
+MAX_LEARNING_RATE = 10.0       # Adam's usual rates are 1e-4 to 1e-2
+MAX_TOP = 1_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,10 +560,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="generate the synthetic mini-GTZAN in GTZAN's layout")
     p.add_argument("out", type=Path, help="output folder (gets genres/<genre>/*.wav)")
-    p.add_argument("--clips-per-genre", type=_positive(int), default=100, metavar="N")
-    p.add_argument("--seconds", type=_positive(float), default=30.0, metavar="S",
+    p.add_argument("--clips-per-genre", type=_positive(int, MAX_CLIPS_PER_GENRE), default=100,
+                   metavar="N")
+    p.add_argument("--seconds", type=_positive(float, MAX_SECONDS), default=30.0, metavar="S",
                    help="clip length")
-    p.add_argument("--seed", type=int, default=0, metavar="K")
+    p.add_argument("--seed", type=_seed, default=0, metavar="K")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the clips of an earlier run in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -364,8 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="write the Kaggle feature table (features_30_sec.csv)")
     p.add_argument("root", type=Path, help="GTZAN folder")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
-    p.add_argument("--seconds", type=_positive(float), default=None,
+    p.add_argument("--seconds", type=_positive(float, MAX_SECONDS), default=None,
                    help="slice length (3 writes the features_3_sec.csv variant)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a feature table already at FILE.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_features)
 
@@ -378,16 +593,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "probe on musicnn pretrained on the Million Song Dataset / "
                         "MagnaTagATune (needs the musicnn wheel; see chapter 9)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
-    p.add_argument("--epochs", type=_positive(int), default=None,
+    p.add_argument("--epochs", type=_positive(int, MAX_EPOCHS), default=None,
                    help="default: the profile's")
     p.add_argument("--split", default="track", choices=["track", "artist", "filtered", "all"],
                    help="all (probes only): train on every track, keep none for testing")
     p.add_argument("--split-folder", type=Path, default=None,
                    help="folder with the filtered split lists (default: fetched ones)")
-    p.add_argument("--seed", type=int, default=0, metavar="K")
-    p.add_argument("--batch-size", type=_positive(int), default=32)
-    p.add_argument("--lr", type=_positive(float), default=1e-3)
-    p.add_argument("--patience", type=_positive(int), default=None,
+    p.add_argument("--seed", type=_seed, default=0, metavar="K")
+    p.add_argument("--batch-size", type=_positive(int, MAX_BATCH_SIZE), default=32)
+    p.add_argument("--lr", type=_positive(float, MAX_LEARNING_RATE), default=1e-3)
+    p.add_argument("--patience", type=_positive(int, MAX_EPOCHS), default=None,
                    help="early stopping patience")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in DIR")
     p.add_argument("--profile", default=None, choices=["quick", "standard", "full"],
@@ -399,6 +614,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", type=Path, metavar="MODEL",
                    help="a checkpoint file, or a folder holding model.pt")
     p.add_argument("root", type=Path, metavar="ROOT")
+    p.add_argument("--tracks", default="auto", choices=["auto", "test", "unseen", "all"],
+                   help="which tracks of ROOT to score: the model's test tracks, tracks it "
+                        "never saw, or all (auto: test tracks if any are in ROOT, else unseen "
+                        "ones)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_evaluate)
 
@@ -430,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", type=Path, metavar="MODEL",
                    help="a checkpoint file, or a folder holding model.pt")
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
-    p.add_argument("--top", type=_positive(int), default=3)
+    p.add_argument("--top", type=_positive(int, MAX_TOP), default=3)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(func=_predict)
 
@@ -440,7 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--model", default="MTT_musicnn", choices=CHECKPOINTS,
                    help="MTT: 50 MagnaTagATune tags; MSD: 50 Million Song Dataset tags")
-    p.add_argument("--top", type=_positive(int), default=5)
+    p.add_argument("--top", type=_positive(int, MAX_TOP), default=5)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
     p.set_defaults(func=_tag)
     return parser

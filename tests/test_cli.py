@@ -4,12 +4,13 @@ models saved by the CLI, by a chapter (experiment) and by compression."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import shared, write_tone
-from genre_lab import cli
+from genre_lab import GENRES, cli
 from genre_lab.data import synth
 
 
@@ -57,7 +58,7 @@ def test_evaluate_json(synthetic_root, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     for key in ("segment_accuracy", "track_accuracy", "per_class", "confusion", "labels"):
         assert key in result
-    assert result["evaluated_on"] == "test split of training"
+    assert result["evaluated_on"] == "test"
     assert result["track_accuracy"] == pytest.approx(trained["track_accuracy"])
     assert np.array(result["confusion"]).shape == (10, 10)
 
@@ -293,3 +294,237 @@ def test_streamed_predict_equals_the_whole_signal_and_names_nan_files(synthetic_
     assert cli.main(["predict", str(tmp_path / "run"), str(tmp_path / "nan.wav")]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "nan.wav" in err and "NaN" in err
+
+
+# ------------------------------------------- evaluate: the checkpoint's labels, stated scope
+@pytest.fixture(scope="module")
+def trained(synthetic_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained") / "run"
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("GENRE_LAB_PROFILE", "quick")
+        m.setenv("GENRE_LAB_CACHE", str(out.parent / "cache"))
+        assert train(synthetic_root, out) == 0
+    return out
+
+
+def evaluate_json(capsys, *argv):
+    capsys.readouterr()
+    assert cli.main(["evaluate", *map(str, argv), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def predicted_genres(capsys, model, files):
+    capsys.readouterr()
+    assert cli.main(["predict", str(model), *map(str, files), "--json", "--top", "1"]) == 0
+    return {json.loads(line)["file"]: json.loads(line)["top"][0]["genre"]
+            for line in capsys.readouterr().out.splitlines()}
+
+
+@pytest.mark.parametrize("labels", [("blues", "rock"), ("rock", "blues")])
+def test_evaluate_scores_with_the_checkpoints_labels(labels, synthetic_root, tmp_path, capsys):
+    """A two-class model: evaluate agrees with predict, whatever order its labels have (it
+    scored 0.0 when it read the labels as GTZAN's ten)."""
+    from genre_lab import checkpoint, models
+    from genre_lab.config import FeatureSettings
+
+    settings = FeatureSettings()
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = models.build("cnn1d", [(settings.n_mfcc, settings.n_frames)], n_classes=2)
+    path = checkpoint.save(model, tmp_path / "two.pt", settings=settings, labels=labels)
+    result = evaluate_json(capsys, path, synthetic_root, "--tracks", "all")
+    files = sorted((synthetic_root / "genres").glob("*/*.wav"))
+    mine = [f for f in files if f.parent.name in labels]
+    predicted = predicted_genres(capsys, path, mine)
+    agree = np.mean([predicted[str(f)] == f.parent.name for f in mine])
+    assert result["labels"] == list(labels) and np.array(result["confusion"]).shape == (2, 2)
+    assert result["n_tracks"] == len(mine) and result["track_accuracy"] == pytest.approx(agree)
+    assert result["left_out_genres"] == sorted(set(GENRES) - set(labels))
+
+
+def test_evaluate_says_which_tracks_it_scored(trained, synthetic_root, tmp_path, capsys):
+    import shutil
+
+    test_ids = json.loads((trained / "metrics.json").read_text())["data"]["test_tracks"]
+    # one test track missing: the other test tracks, said so
+    root = tmp_path / "copy"
+    shutil.copytree(synthetic_root, root)
+    gone = test_ids[0]
+    (root / "genres" / gone.split(".")[0] / f"{gone}.wav").unlink()
+    result = evaluate_json(capsys, trained, root)
+    assert result["evaluated_on"] == "test" and result["n_tracks"] == len(test_ids) - 1
+    assert f"{len(test_ids) - 1} of {len(test_ids)} (1 not in the folder)" in result["scope"]
+    assert set(result["track_ids"]) == set(test_ids) - {gone}
+    # the same track ids, other recordings: unseen tracks, all of them
+    other = tmp_path / "other"
+    synth.generate(other, clips_per_genre=5, seconds=6.0, seed=1, progress=False)
+    result = evaluate_json(capsys, trained, other)
+    assert result["evaluated_on"] == "unseen" and result["n_tracks"] == 50
+    assert result["tracks"] == dict(test=0, trained=0, unseen=50)
+    assert cli.main(["evaluate", str(trained), str(other), "--tracks", "test"]) == 2
+    one_line_error(capsys, "none of its tracks is one of the model's test tracks")
+    # only the tracks it was trained on: no test, unless asked for
+    only_trained = tmp_path / "trained-only"
+    shutil.copytree(synthetic_root, only_trained)
+    (only_trained / "metadata.csv").unlink()
+    for track in test_ids:
+        (only_trained / "genres" / track.split(".")[0] / f"{track}.wav").unlink()
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(trained), str(only_trained)]) == 2
+    one_line_error(capsys, "--tracks all")
+    result = evaluate_json(capsys, trained, only_trained, "--tracks", "all")
+    assert result["tracks"] == dict(test=0, trained=40, unseen=0)
+    assert "40 it was trained or early-stopped on (not a test)" in result["scope"]
+
+
+def test_predict_and_evaluate_never_answer_nan(trained, synthetic_root, tmp_path, capsys):
+    from genre_lab import checkpoint
+
+    saved = checkpoint.load(trained)
+    with torch_no_grad():
+        for p in saved.model.parameters():
+            p.mul_(1e38)  # finite weights whose scores overflow
+    huge = checkpoint.save(saved.model, tmp_path / "huge.pt", settings=saved.settings)
+    clip = synthetic_root / "genres" / "jazz" / "jazz.00000.wav"
+    capsys.readouterr()
+    assert cli.main(["predict", str(huge), str(clip), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "not finite" in err and "jazz.00000.wav" in err
+    assert cli.main(["evaluate", str(huge), str(synthetic_root), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "not finite" in err and len(err.strip().splitlines()) == 1
+
+
+def torch_no_grad():
+    import torch
+
+    return torch.no_grad()
+
+
+# --------------------------------------------------- features and train: nothing lost
+def test_features_never_replaces_a_file_silently(synthetic_root, tmp_path, capsys):
+    table = tmp_path / "features.csv"
+    assert cli.main(["features", str(synthetic_root), "--out", str(table), "--quiet"]) == 0
+    before = table.read_bytes()
+    assert cli.main(["features", str(synthetic_root), "--out", str(table), "--quiet"]) == 2
+    one_line_error(capsys, "--overwrite")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("my,own\n1,2\n")
+    assert cli.main(["features", str(synthetic_root), "--out", str(notes), "--overwrite"]) == 2
+    one_line_error(capsys, "not a feature table written by genre-lab")
+    assert notes.read_text() == "my,own\n1,2\n"
+    assert cli.main(["features", str(synthetic_root), "--out", str(table), "--overwrite",
+                     "--quiet"]) == 0
+    assert table.read_bytes() == before  # same clips, same table
+
+
+def test_features_on_a_full_disk_keep_the_old_table(synthetic_root, tmp_path, capsys,
+                                                     monkeypatch):
+    import errno
+
+    from genre_lab import store
+
+    table = tmp_path / "features.csv"
+    assert cli.main(["features", str(synthetic_root), "--out", str(table), "--quiet"]) == 0
+    before = table.read_bytes()
+    real = store.atomic_write
+
+    def disk_full_halfway(path, write, **kwargs):
+        def half(f):
+            f.write(b"filename,length\nblues.00000.wav,6")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, half, **kwargs)
+
+    monkeypatch.setattr(store, "atomic_write", disk_full_halfway)
+    assert cli.main(["features", str(synthetic_root), "--out", str(table), "--overwrite",
+                     "--quiet"]) == 2
+    one_line_error(capsys, f"{table}: No space left on device")
+    assert table.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["features.csv"]
+
+
+def test_features_slices_longer_than_every_clip(synthetic_root, tmp_path, capsys):
+    out = tmp_path / "f.csv"
+    assert cli.main(["features", str(synthetic_root), "--out", str(out), "--seconds", "100",
+                     "--quiet"]) == 2
+    one_line_error(capsys, "longer than every clip (the longest is 6.0 s)")
+    assert not out.exists()
+
+
+def test_two_trainings_into_one_folder(synthetic_root, tmp_path, capsys):
+    from filelock import FileLock
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with FileLock(str(out / ".genre-lab-train.lock")):  # another genre-lab train at work
+        assert train(synthetic_root, out) == 2
+        one_line_error(capsys, "another genre-lab train is writing there")
+    assert not (out / "model.pt").exists()
+    assert train(synthetic_root, out) == 0
+
+
+def test_a_full_disk_at_the_end_of_training_keeps_the_model(synthetic_root, tmp_path, capsys,
+                                                            monkeypatch):
+    import errno
+    import tempfile
+
+    from genre_lab import checkpoint
+
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    real = checkpoint.save
+
+    def full_disk_in_run(model, path, **kwargs):
+        if "run" in Path(path).parts:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(model, path, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save", full_disk_in_run)
+    assert train(synthetic_root, tmp_path / "run") == 2
+    err = capsys.readouterr().err.strip()
+    [kept] = spare.glob("genre-lab-cnn1d-*.pt")
+    assert "No space left on device" in err and f"saved to {kept} instead" in err
+    assert len(err.splitlines()) == 1
+    assert checkpoint.load(kept).model.name == "cnn1d"
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_an_unwritable_out_is_found_before_training(synthetic_root, capsys, monkeypatch):
+    import os
+
+    from genre_lab import experiment
+
+    folder = Path("/sys/kernel")  # read-only even for root
+    if not folder.is_dir() or os.access(folder, os.W_OK) and not os.path.ismount("/sys"):
+        pytest.skip("no read-only folder at /sys/kernel")
+    monkeypatch.setattr(experiment, "train_model", lambda *a, **k: pytest.fail("trained"))
+    assert train(synthetic_root, folder) == 2
+    one_line_error(capsys, "/sys/kernel: cannot write there")
+
+
+def test_overwrite_replaces_only_a_genre_lab_model(synthetic_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.pt").write_bytes(b"my own notes")
+    assert train(synthetic_root, out, "--overwrite") == 2
+    one_line_error(capsys, "not a genre-lab checkpoint; not replacing it")
+    assert (out / "model.pt").read_bytes() == b"my own notes"
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "R", "--model", "cnn1d", "--out", "o", "--lr", "inf"], "at most 10"),
+    (["train", "R", "--model", "cnn1d", "--out", "o", "--lr", "1e8"], "at most 10"),
+    (["train", "R", "--model", "cnn1d", "--out", "o", "--epochs", "1000000000"], "at most"),
+    (["train", "R", "--model", "cnn1d", "--out", "o", "--seed", "-1"], "2**32 - 1"),
+    (["train", "R", "--model", "cnn1d", "--out", "o", "--batch-size", "1e9"], "not a number"),
+    (["synth", "o", "--clips-per-genre", "1000000000000000"], "at most 10000"),
+    (["synth", "o", "--seconds", "inf"], "at most 600"),
+    (["features", "R", "--out", "f.csv", "--seconds", "100000"], "at most 600"),
+    (["predict", "m", "x.wav", "--top", "1000000000"], "at most 1000"),
+])
+def test_every_number_has_a_bound(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert fragment in capsys.readouterr().err

@@ -24,13 +24,20 @@ def track_split(tracks: pd.DataFrame, *, val: float = 0.2, test: float = 0.2,
     if not 0 < test < 1 or not 0 <= val < 1 or val + test >= 1:
         raise ValueError(f"want 0 < test, 0 <= val and val + test < 1; got {val=}, {test=}")
     out = tracks.copy()
-    rest, test_idx = train_test_split(out.index, test_size=test, stratify=out.genre,
-                                      random_state=seed)
+    try:
+        rest, test_idx = train_test_split(out.index, test_size=test, stratify=out.genre,
+                                          random_state=seed)
+        if val:
+            _, val_idx = train_test_split(rest, test_size=val / (1 - test),
+                                          stratify=out.genre[rest], random_state=seed)
+    except ValueError as err:  # scikit-learn's words say nothing of genres
+        per_genre = out.genre.value_counts()
+        raise ValueError(f"too few tracks for a stratified split ({val=}, {test=}): "
+                         f"{len(out)} tracks of {len(per_genre)} genres, {per_genre.min()} of "
+                         f"{per_genre.idxmin()} (scikit-learn: {err})") from None
     split = pd.Series("train", index=out.index)
     split[test_idx] = "test"
     if val:
-        _, val_idx = train_test_split(rest, test_size=val / (1 - test),
-                                      stratify=out.genre[rest], random_state=seed)
         split[val_idx] = "val"
     out["split"] = split
     return out

@@ -242,8 +242,13 @@ def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
     if missing:
         raise ValueError(f"tracks lacks column(s) {sorted(missing)}: pass a track table "
                          "(genre_lab.data.load_tracks())")
-    if seconds is not None and not seconds > 0:
-        raise ValueError(f"seconds must be positive or None, got {seconds!r}")
+    if seconds is not None and not 0 < seconds < float("inf"):
+        raise ValueError(f"seconds must be positive and finite, or None; got {seconds!r}")
+    if seconds is not None and "duration" in tracks and len(tracks):
+        longest = float(tracks["duration"].max())
+        if seconds > longest:  # a slice is zero-padded to its length: memory without bound
+            raise ValueError(f"slices of {seconds:g} s are longer than every clip (the longest "
+                             f"is {longest:.1f} s)")
     sr = SAMPLE_RATE
 
     def compute() -> pd.DataFrame:
@@ -296,17 +301,23 @@ def write_csv(table: pd.DataFrame, path) -> Path:
 
     Notebook: 03-classical-baselines.
 
-    Line ends are ``\\n`` (the published files use ``\\r\\n``; pandas reads both). Floats are
-    written as Python's shortest round-trip repr, like the published files, so reading the
-    file back gives the same values.
+    The file is written atomically (a temporary file renamed into place). Line ends are
+    ``\\n`` (the published files use ``\\r\\n``; pandas reads both). Floats are written as
+    Python's shortest round-trip repr, like the published files, so reading the file back
+    gives the same values.
 
     Returns:
         The path written.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table[COLUMNS].to_csv(path, index=False, lineterminator="\n")
-    return path
+    text = table[COLUMNS].to_csv(index=False, lineterminator="\n").encode()
+    try:  # all or nothing: a full disk leaves the old file as it was
+        return store.atomic_write(path, lambda f: f.write(text))
+    except OSError as err:
+        if err.filename is None:  # name the file in the message
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+        raise
 
 
 __all__ = ["COLUMNS", "FEATURE_COLUMNS", "clip_features", "feature_table", "track_ids",
