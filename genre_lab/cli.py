@@ -541,8 +541,8 @@ def _seed(text: str) -> int:
 
 
 # Bounds of the numbers the commands take, far beyond what the course uses.
-MAX_CLIPS_PER_GENRE = 10_000   # GTZAN has 100
-MAX_SECONDS = 600.0            # GTZAN's clips are 30 s
+MAX_CLIPS_PER_GENRE = 10_000   # GTZAN has 100; as synth.MAX_CLIPS_PER_GENRE (a test checks)
+MAX_SECONDS = 600.0            # GTZAN's clips are 30 s; as synth.MAX_SECONDS
 MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536
 MAX_LEARNING_RATE = 10.0       # Adam's usual rates are 1e-4 to 1e-2
@@ -566,7 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clip length")
     p.add_argument("--seed", type=_seed, default=0, metavar="K")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace the clips of an earlier run in OUT")
+                   help="replace the files an earlier genre-lab synth run wrote in OUT (listed "
+                        "in OUT/.genre-lab-synth.json); other audio is always refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
 

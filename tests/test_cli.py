@@ -528,3 +528,8 @@ def test_every_number_has_a_bound(argv, fragment, capsys):
         cli.main(argv)
     assert exit_.value.code == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_the_cli_bounds_are_synths():
+    assert (cli.MAX_CLIPS_PER_GENRE, cli.MAX_SECONDS) == (synth.MAX_CLIPS_PER_GENRE,
+                                                          synth.MAX_SECONDS)

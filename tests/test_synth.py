@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import librosa
 import numpy as np
@@ -15,9 +18,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from genre_lab import GENRES
+from genre_lab import GENRES, cli
 from genre_lab.config import SAMPLE_RATE
 from genre_lab.data import synth
+from genre_lab.data.synth import dataset
 
 SR = SAMPLE_RATE
 
@@ -110,7 +114,7 @@ def test_generation_is_byte_identical_in_one_process_or_several(tmp_path):
                        n_jobs=2)
     pd.testing.assert_frame_equal(a, b)
     files = _files(tmp_path / "a")
-    assert files == _files(tmp_path / "b") and len(files) == 21
+    assert files == _files(tmp_path / "b") and len(files) == 22  # 20 clips, metadata, record
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
@@ -188,6 +192,8 @@ def test_render_clip_rejects_bad_arguments(kwargs, match):
     (dict(seconds=0), "seconds"),
     (dict(seconds="30"), "seconds"),
     (dict(seed=-3), "seed"),
+    (dict(clips_per_genre=10_001), "clips_per_genre must be <= 10,000"),
+    (dict(seconds=600.5), "seconds must be <= 600"),
 ])
 def test_generate_rejects_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -202,47 +208,153 @@ def _contents(root):
     return {rel: (root / rel).read_bytes() for rel in _files(root)}
 
 
-def test_generate_refuses_a_folder_with_earlier_clips(tmp_path):
-    root = tmp_path / "set"
-    (root / "genres" / "jazz").mkdir(parents=True)
-    (root / "genres" / "jazz" / "notes.txt").write_text("no clips yet")
-    synth.generate(root, clips_per_genre=2, seconds=1.0, seed=0, progress=False)  # no WAVs: ok
+def _synth_cli(capsys, root, *extra):
+    """``genre-lab synth ROOT ...`` (one clip of 1 s per genre): (exit status, stderr)."""
+    capsys.readouterr()
+    status = cli.main(["synth", str(root), "--clips-per-genre", "1", "--seconds", "1",
+                       "--quiet", *extra])
+    return status, capsys.readouterr().err.strip()
+
+
+def _one_line(err, *fragments):
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def _fake_gtzan(root, suffix=".au"):
+    """A real-looking GTZAN: a clip per genre (named as synth names its own), metadata.csv."""
+    for i, genre in enumerate(GENRES):
+        path = root / "genres" / genre / f"{genre}.00000{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), np.full(2205, i / 100), SR, format=suffix[1:].upper(),
+                 subtype="PCM_16")
+    (root / "metadata.csv").write_text("track_id,artist\nblues.00000,John Lee Hooker\n")
+    return _contents(root)
+
+
+@pytest.mark.parametrize("suffix", [".au", ".wav"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_cli_synth_never_touches_a_real_gtzan(tmp_path, capsys, suffix, overwrite):
+    # The adversarial run: --overwrite deleted every real clip; without it, .au clips were
+    # not refused and metadata.csv was overwritten.
+    root = tmp_path / "GTZAN"
+    before = _fake_gtzan(root, suffix)
+    status, err = _synth_cli(capsys, root, *overwrite)
+    assert status == 2
+    _one_line(err, f"error: {root}: ", "genre-lab synth did not write", "empty folder")
+    assert "earlier" not in err
+    assert _contents(root) == before  # byte for byte, nothing added
+
+
+@pytest.mark.parametrize("name", ["metadata.csv", "extra/take.mp3", "genres/rock/x.FLAC",
+                                  "genres/jazz/jazz.00000.ogg", "a.opus"])
+def test_cli_synth_refuses_any_audio_or_metadata_it_did_not_write(tmp_path, capsys, name):
+    root = tmp_path / "mine"
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(b"not from genre-lab")
+    (root / "notes.txt").write_text("kept")
     before = _contents(root)
-    with pytest.raises(FileExistsError, match="overwrite=True") as err:
-        synth.generate(root, clips_per_genre=1, seconds=1.0, seed=1, progress=False)
-    assert str(root / "genres") in str(err.value) and "empty folder" in str(err.value)
-    assert _contents(root) == before  # nothing written or removed
-    # Any .wav under genres/ counts, not only the generator's own clips.
-    other = tmp_path / "other"
-    (other / "genres" / "mine").mkdir(parents=True)
-    sf.write(str(other / "genres" / "mine" / "take1.wav"), np.zeros(100), SR)
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        synth.generate(other, clips_per_genre=1, seconds=1.0, progress=False)
-    assert _files(other) == [Path("genres/mine/take1.wav")]
+    for extra in ([], ["--overwrite"]):
+        status, err = _synth_cli(capsys, root, *extra)
+        assert status == 2
+        _one_line(err, str(root / name), "did not write")
+        assert _contents(root) == before
 
 
-def test_generate_overwrite_replaces_only_earlier_clips(tmp_path):
+def test_cli_synth_earlier_run_needs_overwrite_which_replaces_only_its_files(tmp_path, capsys):
     root = tmp_path / "set"
-    synth.generate(root, clips_per_genre=3, seconds=1.0, seed=0, progress=False)
+    assert _synth_cli(capsys, root, "--seed", "0")[0] == 0
+    record = json.loads((root / dataset.RECORD).read_text())["files"]
+    assert set(record) == {"metadata.csv"} | {f"genres/{g}/{g}.00000.wav" for g in GENRES}
+    assert not list(root.rglob("*.tmp")) and not (root / dataset.JOURNAL).exists()
     rock = root / "genres" / "rock"
-    keep = [root / "README.md", rock / "notes.txt", rock / "rock.00001.wav.bak",
-            rock / "rock.1.wav", rock / "jazz.00000.wav", root / "genres" / "live.00000.wav"]
-    for path in keep:
+    mine = [root / "README.md", rock / "notes.txt", rock / "rock.00000.wav.bak"]
+    for path in mine:
         path.write_text("mine")
-    table = synth.generate(root, clips_per_genre=2, seconds=1.0, seed=1, progress=False,
-                           overwrite=True)
-    clips = {f"genres/{g}/{g}.{i:05d}.wav" for g in GENRES for i in range(2)}
-    wavs = {p.as_posix() for p in _files(root) if p.suffix == ".wav"}
-    assert wavs == clips | {"genres/rock/rock.1.wav", "genres/rock/jazz.00000.wav",
-                            "genres/live.00000.wav"}  # stale rock.00002.wav etc. are gone
-    assert all(path.read_text() == "mine" for path in keep)
-    on_disk = pd.read_csv(root / "metadata.csv")
-    assert len(table) == len(on_disk) == 20 and (on_disk.seed == table.seed).all()
-    # The new clips are exactly those of a fresh run with the same arguments.
+    before = _contents(root)
+    status, err = _synth_cli(capsys, root, "--seed", "1")
+    assert status == 2
+    _one_line(err, f"{root}: ", "earlier genre-lab synth run", "--overwrite")
+    assert _contents(root) == before
+    status, err = _synth_cli(capsys, root, "--seed", "1", "--overwrite")
+    assert status == 0, err
+    assert all(path.read_text() == "mine" for path in mine)
     fresh = tmp_path / "fresh"
-    synth.generate(fresh, clips_per_genre=2, seconds=1.0, seed=1, progress=False)
-    for rel in sorted(clips) + ["metadata.csv"]:
-        assert (root / rel).read_bytes() == (fresh / rel).read_bytes(), rel
+    assert _synth_cli(capsys, fresh, "--seed", "1")[0] == 0
+    ours = _contents(fresh)
+    assert {rel: data for rel, data in _contents(root).items() if rel in ours} == ours
+    assert set(_contents(root)) == set(ours) | {p.relative_to(root) for p in mine}
+
+
+def test_cli_synth_overwrite_refuses_a_clip_changed_since(tmp_path, capsys):
+    root = tmp_path / "set"
+    assert _synth_cli(capsys, root)[0] == 0
+    clip = root / "genres" / "pop" / "pop.00000.wav"
+    data = bytearray(clip.read_bytes())
+    data[-100:] = bytes(100)  # the user's edit: same size, other samples
+    clip.write_bytes(bytes(data))
+    before = _contents(root)
+    status, err = _synth_cli(capsys, root, "--overwrite")
+    assert status == 2
+    _one_line(err, str(clip), "changed since")
+    assert _contents(root) == before
+
+
+def test_interrupted_run_is_recognised_as_an_earlier_run(tmp_path, monkeypatch):
+    root = tmp_path / "set"
+    calls = []
+    real = dataset.render_clip
+
+    def render_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "render_clip", render_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(root, clips_per_genre=1, seconds=1.0, progress=False, n_jobs=1)
+    monkeypatch.undo()
+    assert len(list(root.rglob("*.wav"))) == 4 and (root / dataset.JOURNAL).exists()
+    with pytest.raises(FileExistsError, match="4 files from an earlier genre-lab synth run"):
+        synth.generate(root, clips_per_genre=1, seconds=1.0, progress=False, n_jobs=1)
+    synth.generate(root, clips_per_genre=1, seconds=1.0, progress=False, n_jobs=1,
+                   overwrite=True)
+    assert len(list(root.rglob("*.wav"))) == 10 and not (root / dataset.JOURNAL).exists()
+
+
+@pytest.mark.parametrize("argv, bound", [
+    (["--clips-per-genre", "1000000000000000"], ("10,000", "10000")),
+    (["--seconds", "1e9"], ("600",)),
+])
+def test_cli_synth_bounds_are_checked_before_anything_is_written(tmp_path, capsys, argv,
+                                                                  bound):
+    # The adversarial run: memory grew ~180 MB/s with no output. generate() refuses (its
+    # ValueError, test_generate_rejects_bad_arguments); the CLI may refuse before it.
+    root = tmp_path / "huge"
+    start = time.perf_counter()
+    try:
+        status = cli.main(["synth", str(root), "--quiet", *argv])
+    except SystemExit as exit:  # argparse's own check
+        status = exit.code
+    assert status == 2 and time.perf_counter() - start < 5
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(("error: ", "genre-lab synth: error: ")), last
+    assert any(b in last for b in bound), last
+    assert not root.exists()
+
+
+def test_cli_synth_checks_free_space_before_writing(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "set"
+    (root / "keep.txt").parent.mkdir()
+    (root / "keep.txt").write_text("mine")
+    monkeypatch.setattr(dataset.shutil, "disk_usage",
+                        lambda path: SimpleNamespace(total=10**12, used=10**12, free=10**6))
+    status = cli.main(["synth", str(root), "--quiet"])  # 1000 clips of 30 s: 1.3 GB
+    assert status == 2
+    _one_line(capsys.readouterr().err.strip(), f"{root}: the set needs 1.32 GB", "0.00 GB")
+    assert _files(root) == [Path("keep.txt")]
 
 
 # ---- realism: orderings seen in the real GTZAN ----------------------------------------------

@@ -4,7 +4,9 @@ Why it exists
     GTZAN (10 genres x 100 clips x 30 s, 22050 Hz mono 16-bit WAV) cannot be downloaded in
     CI, yet every chapter of the course needs labelled music. :func:`generate` writes a
     stand-in with exactly GTZAN's on-disk layout (``genres/<genre>/<genre>.000NN.wav``) plus a
-    ``metadata.csv`` with each clip's artist and recipe parameters. When ``GENRE_LAB_DATA``
+    ``metadata.csv`` with each clip's artist and recipe parameters (and
+    ``.genre-lab-synth.json``, the files it wrote: a later run into the same folder replaces
+    only those, and only with ``overwrite``). When ``GENRE_LAB_DATA``
     names a folder with the real GTZAN, the loader in :mod:`genre_lab.data` uses that instead;
     nothing here is needed then. The synthetic set is a well-behaved playground, not real
     music: results on it say how a method behaves, not how good it is on GTZAN.
@@ -62,9 +64,9 @@ Example::
 
 from __future__ import annotations
 
-from .dataset import generate
+from .dataset import MAX_CLIPS_PER_GENRE, MAX_SECONDS, generate
 from .recipes import ARTISTS_PER_GENRE, RECIPES, ArtistPreset, GenreRecipe
 from .render import render_clip
 
-__all__ = ["ARTISTS_PER_GENRE", "RECIPES", "ArtistPreset", "GenreRecipe", "generate",
-           "render_clip"]
+__all__ = ["ARTISTS_PER_GENRE", "MAX_CLIPS_PER_GENRE", "MAX_SECONDS", "RECIPES", "ArtistPreset",
+           "GenreRecipe", "generate", "render_clip"]
