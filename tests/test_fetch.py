@@ -6,15 +6,25 @@ it honours HTTP range requests, so resuming is tested too.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import fcntl
 import functools
 import hashlib
 import http.server
 import io
+import json
 import logging
 import os
+import shutil
+import signal
+import socket
 import struct
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
 
 import numpy as np
@@ -138,7 +148,8 @@ def tree(folder) -> dict:
 
 
 def leftovers(dest) -> list:
-    return sorted(p.name for p in dest.iterdir() if p.name.startswith(".gtzan-"))
+    """Hidden entries of ``dest``: the temporary folders of a fetch (none should stay)."""
+    return sorted(p.name for p in dest.iterdir() if p.name.startswith("."))
 
 
 @pytest.fixture
@@ -147,7 +158,7 @@ def fetched(tmp_path):
     dest = tmp_path / "dest"
     fetch.fetch_gtzan(dest, archive=make_tarball(tmp_path), progressbar=False)
     before = tree(dest / "gtzan")
-    assert len(before) == 10
+    assert len(before) == 11 and fetch.RECORD in before  # 10 clips and the fetch's record
     return dest, before
 
 
@@ -363,7 +374,7 @@ def test_failed_swap_puts_earlier_data_back(fetched, tmp_path, monkeypatch):
     rename = os.rename
 
     def failing_rename(src, dst):
-        if os.path.basename(src).startswith(".gtzan-new-"):
+        if os.path.basename(os.path.dirname(src)) == "unpacked":  # moving the new copy in
             raise PermissionError(13, "Permission denied", str(dst))
         return rename(src, dst)
 
@@ -408,9 +419,11 @@ def test_unverified_download_is_not_reused_after_a_failure(server, tmp_path):
     with pytest.raises(fetch.FetchError, match="genres.tar.gz"):
         fetch.fetch_gtzan(dest, url=f"{base}/genres.tar.gz", progressbar=False)
     assert not (dest / "genres.tar.gz").exists()
-    make_tarball(served)  # the mirror is back
+    archive = make_tarball(served)  # the mirror is back
     root = fetch.fetch_gtzan(dest, url=f"{base}/genres.tar.gz", progressbar=False)
     assert gtzan.scan(root).ok
+    assert (dest / "genres.tar.gz").read_bytes() == archive.read_bytes()  # kept: name free
+    assert leftovers(dest) == []
 
 
 def test_unverified_download_is_fetched_afresh_and_logged(server, tmp_path):
@@ -418,8 +431,7 @@ def test_unverified_download_is_fetched_afresh_and_logged(server, tmp_path):
     archive = make_tarball(served)
     dest = tmp_path / "dest"
     dest.mkdir()
-    (dest / "genres.tar.gz").write_bytes(b"an earlier run's file")  # never trusted
-    (dest / "genres.tar.gz.part").write_bytes(b"x" * 1000)  # nor resumed
+    (dest / "genres.tar.gz.part").write_bytes(b"x" * 1000)  # never resumed
     records = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -429,9 +441,24 @@ def test_unverified_download_is_fetched_afresh_and_logged(server, tmp_path):
         path = fetch.download(entry, dest, progressbar=False)
     finally:
         pooch.get_logger().removeHandler(handler)
-    assert path.read_bytes() == archive.read_bytes()
+    assert path == dest / "genres.tar.gz" and path.read_bytes() == archive.read_bytes()
     assert RangeHandler.seen == [("/genres.tar.gz", None)]
     assert any(sha256(archive) in r.getMessage() for r in records)  # the log says so
+    assert leftovers(dest) == []
+
+
+def test_unverified_download_never_replaces_a_file(server, tmp_path):
+    served, base = server
+    make_tarball(served)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "genres.tar.gz").write_bytes(b"the user's own file")
+    entry = fetch.Entry("genres.tar.gz", (f"{base}/genres.tar.gz",), None)
+    with pytest.raises(fetch.FetchError, match="already there") as info:
+        fetch.download(entry, dest, progressbar=False)
+    assert str(dest / "genres.tar.gz") in str(info.value)
+    assert (dest / "genres.tar.gz").read_bytes() == b"the user's own file"
+    assert RangeHandler.seen == []
 
 
 # ---- a destination that cannot be written is refused before any download --------------------
@@ -476,3 +503,399 @@ def test_fetch_splits_offline_is_one_line(tmp_path, monkeypatch):
     message = str(info.value)
     assert message.startswith("could not fetch train_filtered.txt: ")
     assert "http://127.0.0.1:9/a: cannot connect" in message and "\n" not in message
+
+
+# ---- a fetch never deletes what it did not make (through the CLI, as a user runs it) --------
+
+def fetch_cli(capsys, *args):
+    """``genre-lab fetch gtzan ARGS --quiet``: (exit status, stdout, stderr stripped)."""
+    code = cli.main(["fetch", "gtzan", *map(str, args), "--quiet"])
+    out, err = capsys.readouterr()
+    return code, out, err.strip()
+
+
+def one_line_error(err: str, *names) -> bool:
+    return err.startswith("error: ") and "\n" not in err and all(str(n) in err for n in names)
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["no-hash", "other-hash"])
+def test_unreachable_mirror_keeps_the_users_archive(tmp_path, capsys, hashed):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    mine = shutil.copy(make_tarball(tmp_path), dest / "genres.tar.gz")
+    before = sha256(mine)
+    url = "http://127.0.0.1:9/genres.tar.gz"
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--url", url,
+                             *(["--sha256", "0" * 64] if hashed else []))
+    assert code == 1
+    assert err == (f"error: {mine}: already there, a file with another hash (a damaged or "
+                   "different copy?); move it away and run again" if hashed else
+                   f"error: could not fetch genres.tar.gz: {url}: cannot connect")
+    assert sha256(mine) == before  # the user's file, byte for byte
+    assert not (dest / "gtzan").exists() and leftovers(dest) == []
+
+
+def test_file_already_there_with_the_right_hash_is_used_offline(tmp_path, capsys):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    mine = shutil.copy(make_tarball(tmp_path), dest / "genres.tar.gz")
+    before = sha256(mine)
+    code, out, _ = fetch_cli(capsys, "--dest", dest, "--url",
+                             "http://127.0.0.1:9/genres.tar.gz", "--sha256", before)
+    assert code == 0 and f"export GENRE_LAB_DATA={dest / 'gtzan'}" in out
+    assert sha256(mine) == before and leftovers(dest) == []
+
+
+def test_download_without_hash_never_replaces_the_users_file(server, tmp_path, capsys):
+    served, base = server
+    make_tarball(served)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "genres.tar.gz").write_bytes(b"the user's own copy")
+    code, _, _ = fetch_cli(capsys, "--dest", dest, "--url", f"{base}/genres.tar.gz")
+    assert code == 0 and gtzan.scan(dest / "gtzan").ok
+    assert (dest / "genres.tar.gz").read_bytes() == b"the user's own copy"
+    assert leftovers(dest) == []
+
+
+def test_a_file_with_another_hash_is_never_replaced(server, tmp_path, capsys):
+    served, base = server
+    archive = make_tarball(served)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "genres.tar.gz").write_bytes(b"a cut copy")
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--url", f"{base}/genres.tar.gz",
+                             "--sha256", sha256(archive))
+    assert code == 1 and one_line_error(err, dest / "genres.tar.gz", "move it away")
+    assert (dest / "genres.tar.gz").read_bytes() == b"a cut copy"
+    (dest / "genres.tar.gz").unlink()  # moved away: now the verified download lands there
+    code, _, _ = fetch_cli(capsys, "--dest", dest, "--url", f"{base}/genres.tar.gz",
+                           "--sha256", sha256(archive))
+    assert code == 0
+    assert (dest / "genres.tar.gz").read_bytes() == archive.read_bytes()
+
+
+def test_archive_inside_the_gtzan_folder_survives_fetch_and_refetch(tmp_path, capsys):
+    dest = tmp_path / "dest"
+    (dest / "gtzan").mkdir(parents=True)
+    archive = shutil.copy(make_tarball(tmp_path), dest / "gtzan" / "genres.tar.gz")
+    before = sha256(archive)
+    for _ in range(2):
+        code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", archive)
+        assert code == 0, err
+        assert sha256(archive) == before and gtzan.scan(dest / "gtzan").ok
+    assert leftovers(dest) == []
+
+
+def test_refetch_keeps_the_users_files_in_the_gtzan_folder(fetched, tmp_path, capsys):
+    dest, before = fetched
+    (dest / "gtzan" / "notes.txt").write_text("my notes")
+    (dest / "gtzan" / "runs").mkdir()
+    (dest / "gtzan" / "runs" / "run1.csv").write_text("epoch,acc\n1,0.5\n")
+    (tmp_path / "new").mkdir()
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive",
+                             make_tarball(tmp_path / "new", freq0=500))
+    assert code == 0, err
+    after = tree(dest / "gtzan")
+    assert after["notes.txt"] == hashlib.sha256(b"my notes").hexdigest()
+    assert after["runs/run1.csv"] == hashlib.sha256(b"epoch,acc\n1,0.5\n").hexdigest()
+    clips = [k for k in before if k.endswith(".wav")]
+    assert all(after[k] != before[k] for k in clips)  # the clips are the new ones
+    assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize("case", ["note-in-genre-folder", "archive-in-genres"])
+def test_refetch_refuses_to_delete_a_users_file_in_a_fetched_folder(fetched, tmp_path,
+                                                                      capsys, case):
+    dest, _ = fetched
+    (tmp_path / "new").mkdir()
+    archive = make_tarball(tmp_path / "new")
+    if case == "note-in-genre-folder":
+        mine = dest / "gtzan" / "genres" / "blues" / "my-notes.txt"
+        mine.write_text("mine")
+    else:
+        mine = archive = shutil.copy(archive, dest / "gtzan" / "genres" / "a.tar.gz")
+    before = tree(dest / "gtzan")
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", archive)
+    assert code == 1
+    assert one_line_error(err, mine, dest / "gtzan" / "genres", "move")
+    assert tree(dest / "gtzan") == before and leftovers(dest) == []
+
+
+def test_folder_not_made_by_a_fetch_is_not_replaced(tmp_path, capsys):
+    dest = tmp_path / "dest"
+    (dest / "gtzan" / "genres" / "blues").mkdir(parents=True)
+    (dest / "gtzan" / "genres" / "blues" / "mine.wav").write_bytes(b"RIFF my own")
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", make_tarball(tmp_path))
+    assert code == 1
+    assert one_line_error(err, f"{dest / 'gtzan' / 'genres'}: already there", "move it away")
+    assert tree(dest / "gtzan") == {"genres/blues/mine.wav": sha256(
+        dest / "gtzan" / "genres" / "blues" / "mine.wav")}
+    assert (dest / "gtzan" / "genres" / "blues" / "mine.wav").read_bytes() == b"RIFF my own"
+    assert leftovers(dest) == []
+
+
+def test_file_that_appears_during_the_fetch_is_kept(fetched, tmp_path, capsys, monkeypatch):
+    dest, before = fetched
+    late = dest / "gtzan" / "genres" / "blues" / "late.txt"
+    check = fetch._check_complete
+
+    def check_then_user_writes(archive, folder):
+        check(archive, folder)
+        late.write_text("written while the fetch ran")
+
+    monkeypatch.setattr(fetch, "_check_complete", check_then_user_writes)
+    (tmp_path / "new").mkdir()
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive",
+                             make_tarball(tmp_path / "new", freq0=500))
+    assert code == 1 and one_line_error(err, late)
+    assert tree(dest / "gtzan") == {**before, "genres/blues/late.txt": sha256(late)}
+    assert leftovers(dest) == []
+
+
+@pytest.mark.parametrize("record", ["not json", json.dumps(
+    {"made_by": "genre-lab fetch", "archive": "x", "paths": ["../outside/"]})])
+def test_damaged_record_is_refused(fetched, tmp_path, capsys, record):
+    dest, _ = fetched
+    (dest / "gtzan" / fetch.RECORD).write_text(record)
+    before = tree(dest / "gtzan")
+    (tmp_path / "new").mkdir()
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive",
+                             make_tarball(tmp_path / "new"))
+    assert code == 1 and one_line_error(err, dest / "gtzan" / fetch.RECORD)
+    assert tree(dest / "gtzan") == before and leftovers(dest) == []
+
+
+# ---- bounds on what an archive unpacks to ---------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["tar-members", "tar-bytes", "zip-members", "zip-bytes"])
+def test_archive_beyond_its_bounds_is_refused(fetched, tmp_path, capsys, monkeypatch, kind):
+    dest, before = fetched
+    limit = {"members": dict(max_members=5), "bytes": dict(max_unpacked=1_000_000)}
+    monkeypatch.setattr(fetch, "GTZAN", dataclasses.replace(fetch.GTZAN,
+                                                            **limit[kind.split("-")[1]]))
+    (tmp_path / "a").mkdir()
+    archive = make_tarball(tmp_path / "a") if kind.startswith("tar") else make_zip(tmp_path / "a")
+    extracted = []
+    extract = zipfile.ZipFile.extract
+    monkeypatch.setattr(zipfile.ZipFile, "extract",
+                        lambda self, *a, **k: extracted.append(1) or extract(self, *a, **k))
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", archive)
+    assert code == 1
+    what = "more than 5 members" if kind.endswith("members") else "more than 1,000,000 bytes"
+    assert one_line_error(err, f"{archive}: refused: ", what)
+    if kind.startswith("zip"):
+        assert extracted == []  # a zip's declared sizes are checked before anything is written
+    assert tree(dest / "gtzan") == before and leftovers(dest) == []
+
+
+def test_bytes_written_beyond_the_declared_sizes_are_caught(tmp_path, capsys, monkeypatch):
+    archive = make_zip(tmp_path)
+    with zipfile.ZipFile(archive) as z:
+        declared = sum(i.file_size for i in z.infolist())
+    monkeypatch.setattr(fetch, "GTZAN", dataclasses.replace(fetch.GTZAN,
+                                                            max_unpacked=declared + 1000))
+    extract = zipfile.ZipFile.extract
+
+    def lying_extract(self, member, path=None, pwd=None):  # a decoder that writes more
+        target = extract(self, member, path, pwd)
+        if os.path.isfile(target):
+            with open(target, "ab") as f:
+                f.write(b"\0" * 500)
+        return target
+
+    monkeypatch.setattr(zipfile.ZipFile, "extract", lying_extract)
+    code, _, err = fetch_cli(capsys, "--dest", tmp_path / "dest", "--archive", archive)
+    assert code == 1 and one_line_error(err, f"{archive}: refused: it wrote more than")
+    assert not (tmp_path / "dest" / "gtzan").exists() and leftovers(tmp_path / "dest") == []
+
+
+def test_disk_full_while_unpacking_is_one_line(fetched, tmp_path, capsys, monkeypatch):
+    dest, before = fetched
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    (tmp_path / "new").mkdir()
+    archive = make_tarball(tmp_path / "new")
+    monkeypatch.setattr(tarfile, "copyfileobj", no_space)
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", archive)
+    assert code == 1 and one_line_error(err, archive, "cannot unpack into",
+                                        os.strerror(errno.ENOSPC))
+    assert tree(dest / "gtzan") == before and leftovers(dest) == []
+
+
+# ---- temporary folders of a killed fetch; two fetches at once ---------------------------------
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def temp_folder(dest, name, owner=None, files=()):
+    folder = dest / name
+    folder.mkdir(parents=True)
+    if owner is not None:
+        (folder / ".genre-lab-owner").write_text(json.dumps(owner))
+    for rel in files:
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text("x")
+    return folder
+
+
+def test_temporary_folder_of_a_killed_fetch_is_removed_next_time(tmp_path, capsys):
+    dest = tmp_path / "dest"
+    archive = make_tarball(tmp_path)
+    ready = tmp_path / "ready"
+    script = (f"import sys, time; sys.path[:0] = {sys.path!r}\n"
+              "from genre_lab.data import fetch\n"
+              f"def hang(*a, **k): open({str(ready)!r}, 'w').close(); time.sleep(60)\n"
+              "fetch.convert_au = hang\n"
+              f"fetch.fetch_gtzan({str(dest)!r}, archive={str(archive)!r}, progressbar=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(600):  # mid-unpack (clips unpacked, not yet converted)
+            if ready.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed = leftovers(dest)
+    assert len(killed) == 1 and killed[0].startswith(f".gtzan-new-{proc.pid}-")
+    me = {"made_by": "genre-lab fetch", "host": socket.gethostname()}
+    temp_folder(dest, ".gtzan-new-1234-nofile", files=["mine.txt"])  # no owner file
+    temp_folder(dest, f".gtzan-new-{os.getppid()}-alive",  # its owner still runs
+                {**me, "pid": os.getppid()}, ["x"])
+    temp_folder(dest, f".gtzan-new-{proc.pid}-elsewhere",  # another host's
+                {**me, "host": "another-host", "pid": proc.pid}, ["x"])
+    temp_folder(dest, ".notes-new-and-old", files=["mine.txt"])  # not a fetch's name
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", archive)
+    assert code == 0, err
+    assert killed[0] not in leftovers(dest)
+    assert len(leftovers(dest)) == 4  # the others are not clearly a dead fetch's
+
+
+def test_moved_aside_copy_of_a_killed_fetch_is_removed_only_if_all_listed(tmp_path, capsys):
+    dest = tmp_path / "dest"
+    pid = dead_pid()
+    owner = {"made_by": "genre-lab fetch", "pid": pid, "host": socket.gethostname()}
+    record = json.dumps({"made_by": "genre-lab fetch",
+                         "paths": ["genres/", "genres/blues/", "genres/blues/a.wav"]})
+    ours = temp_folder(dest, f".gtzan-old-{pid}-ours", owner, ["aside/genres/blues/a.wav"])
+    (ours / fetch.RECORD).write_text(record)
+    mixed = temp_folder(dest, f".gtzan-old-{pid}-mixed", owner,
+                        ["aside/genres/blues/a.wav", "aside/genres/blues/mine.txt"])
+    (mixed / fetch.RECORD).write_text(record)
+    code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", make_tarball(tmp_path))
+    assert code == 0, err
+    assert not ours.exists()
+    assert (mixed / "aside" / "genres" / "blues" / "mine.txt").read_text() == "x"
+
+
+def test_second_fetch_into_the_same_folder_is_refused(tmp_path, capsys):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fd = os.open(dest, os.O_RDONLY)  # another fetch at work: it holds the folder's lock
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        code, _, err = fetch_cli(capsys, "--dest", dest, "--archive", make_tarball(tmp_path))
+    finally:
+        os.close(fd)
+    assert code == 1 and one_line_error(err, dest, "another genre-lab fetch")
+    assert list(dest.iterdir()) == []
+
+
+# ---- odd inputs: one line that names the file, nothing of the user's lost --------------------
+
+def _odd_archive_folder(tmp_path, dest):
+    return ["--archive", tmp_path], tmp_path, "a folder, not an archive"
+
+
+def _odd_dangling_link(tmp_path, dest):
+    (tmp_path / "link.tar.gz").symlink_to(tmp_path / "nothing")
+    return ["--archive", tmp_path / "link.tar.gz"], tmp_path / "link.tar.gz", "broken"
+
+
+def _odd_device(tmp_path, dest):
+    return ["--archive", "/dev/null"], "/dev/null", "not a regular file"
+
+
+def _odd_empty_archive(tmp_path, dest):
+    (tmp_path / "empty.tar.gz").write_bytes(b"")
+    return ["--archive", tmp_path / "empty.tar.gz"], tmp_path / "empty.tar.gz", "neither"
+
+
+def _odd_short_hash(tmp_path, dest):
+    archive = make_tarball(tmp_path)
+    return ["--archive", archive, "--sha256", "abc"], archive, "not a sha256 hash"
+
+
+def _odd_non_hex_hash(tmp_path, dest):
+    return (["--url", "http://127.0.0.1:9/genres.tar.gz", "--sha256", "z" * 64],
+            "http://127.0.0.1:9/genres.tar.gz", "not a sha256 hash")
+
+
+def _odd_empty_hash(tmp_path, dest):
+    archive = make_tarball(tmp_path)
+    return ["--archive", archive, "--sha256", ""], archive, "not a sha256 hash"
+
+
+def _odd_hash_without_source(tmp_path, dest):
+    return ["--sha256", "b" * 64], "genres.tar.gz", "not the registry's"
+
+
+def _odd_gtzan_dangling_link(tmp_path, dest):
+    (dest / "gtzan").symlink_to(tmp_path / "nothing")
+    return ["--archive", make_tarball(tmp_path)], dest / "gtzan", "broken symbolic link"
+
+
+def _odd_url_named_gtzan(tmp_path, dest):
+    (dest / "gtzan").mkdir()
+    (dest / "gtzan" / "mine.txt").write_text("mine")
+    return (["--url", "http://127.0.0.1:9/gtzan", "--sha256", "a" * 64],
+            "http://127.0.0.1:9/gtzan", "cannot connect")
+
+
+ODD = [_odd_archive_folder, _odd_dangling_link, _odd_device, _odd_empty_archive,
+       _odd_short_hash, _odd_non_hex_hash, _odd_empty_hash, _odd_hash_without_source,
+       _odd_gtzan_dangling_link, _odd_url_named_gtzan]
+
+
+@pytest.mark.parametrize("make_odd", ODD, ids=lambda f: f.__name__.removeprefix("_odd_"))
+def test_odd_input_is_one_line_and_loses_nothing(tmp_path, capsys, make_odd):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (tmp_path / "src").mkdir()
+    args, names, says = make_odd(tmp_path / "src", dest)
+    before = tree(tmp_path)
+    code, _, err = fetch_cli(capsys, "--dest", dest, *args)
+    assert code == 1 and one_line_error(err, names, says), err
+    assert tree(tmp_path) == before and leftovers(dest) == []
+
+
+def test_fma_refetch_keeps_the_users_files_and_refuses_to_delete_them(server, tmp_path,
+                                                                        monkeypatch):
+    served, base = server
+    archive = zip_with(served / "fma_small.zip", {"fma_small/000/000002.mp3": b"ID3 clip",
+                                                  "fma_small/README.txt": b"FMA small"})
+    monkeypatch.setitem(fetch.FMA, "small", dataclasses.replace(
+        fetch.FMA["small"], urls=(f"{base}/fma_small.zip",),
+        sha256=hashlib.sha1(archive.read_bytes()).hexdigest()))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fetch._fetch_fma_zip("small", dest, progressbar=False)
+    notes = dest / "fma_small" / "my-notes.txt"
+    notes.write_text("mine")
+    fetch._fetch_fma_zip("small", dest, progressbar=False)  # replaced; the notes stay
+    assert notes.read_text() == "mine"
+    assert (dest / "fma_small" / "000" / "000002.mp3").read_bytes() == b"ID3 clip"
+    mine = dest / "fma_small" / "000" / "mine.mp3"
+    mine.write_bytes(b"my clip")
+    with pytest.raises(fetch.FetchError) as info:
+        fetch._fetch_fma_zip("small", dest, progressbar=False)
+    assert str(mine) in str(info.value) and "\n" not in str(info.value)
+    assert mine.read_bytes() == b"my clip"
+    assert not [p for p in dest.iterdir() if p.name.startswith(".")]
