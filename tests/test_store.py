@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -175,13 +176,13 @@ def test_failed_compute_or_write_keeps_the_old_entry(tmp_cache, monkeypatch, err
         store.cached_arrays("atomic", {}, fails)
     assert path.read_bytes() == old[:-10] and not leftovers(tmp_cache)  # ...but failed
 
-    real_savez = np.savez
+    real_write_array = np.lib.format.write_array
 
-    def savez_then_fail(f, **arrays):
-        real_savez(f, **arrays)
+    def write_then_fail(f, array, **kwargs):
+        real_write_array(f, array, **kwargs)
         raise error("disk full")
 
-    monkeypatch.setattr(np, "savez", savez_then_fail)
+    monkeypatch.setattr(np.lib.format, "write_array", write_then_fail)
     with pytest.warns(UserWarning), pytest.raises(error):
         store.cached_arrays("atomic", {}, lambda: {"x": np.arange(5)})
     assert path.read_bytes() == old[:-10] and not leftovers(tmp_cache)
@@ -279,7 +280,8 @@ def test_folder_built_once_with_manifest(tmp_cache):
     assert store.cached_folder("synth", {"seed": 0}, builder(calls)) == root
     assert len(calls) == 1 and calls[0] != root  # built elsewhere, then renamed into place
     manifest = json.loads((root / ".complete.json").read_text())
-    assert manifest["files"] == {"a.txt": 3, "sub/b.bin": 6}
+    assert {rel: f["size"] for rel, f in manifest["files"].items()} == {"a.txt": 3, "sub/b.bin": 6}
+    assert manifest["files"]["a.txt"]["sha256"] == hashlib.sha256(b"abc").hexdigest()
     assert not leftovers(tmp_cache)
 
 
@@ -326,3 +328,223 @@ def test_data_folder_follows_the_umask(tmp_cache):
     finally:
         os.umask(old)
     assert root.stat().st_mode & 0o777 == 0o755
+
+
+# ------------------------------------------------------------- folders: changed content
+def test_changed_samples_of_the_same_size_are_caught(tmp_cache):
+    # The adversarial run: samples of a cached synthetic clip overwritten in place (same
+    # size) went unnoticed, since the manifest held sizes only.
+    import soundfile as sf
+
+    from genre_lab.data import synth
+
+    def build(folder):
+        synth.generate(folder, clips_per_genre=1, seconds=1.0, progress=False, n_jobs=1)
+
+    root = store.cached_folder("synth-mini", {}, build)
+    clip = root / "genres" / "jazz" / "jazz.00000.wav"
+    original = clip.read_bytes()
+    with sf.SoundFile(str(clip), "r+") as f:
+        f.seek(1000)
+        f.write(np.zeros(500, dtype=np.int16))
+    assert clip.stat().st_size == len(original) and clip.read_bytes() != original
+    with pytest.warns(UserWarning) as caught:
+        assert store.cached_folder("synth-mini", {}, build) == root
+    message = str(caught[0].message)
+    assert len(caught) == 1 and "\n" not in message
+    assert str(root) in message and "genres/jazz/jazz.00000.wav was changed" in message
+    assert clip.read_bytes() == original and not leftovers(tmp_cache)
+
+
+def test_touched_but_unchanged_file_is_fine_and_hashed_once(tmp_cache, monkeypatch):
+    calls = []
+    root = store.cached_folder("synth", {}, builder(calls))
+    later = (root / "a.txt").stat().st_mtime_ns + 5_000_000_000
+    os.utime(root / "a.txt", ns=(later, later))
+    hashed = []
+    real = store.folders._file_sha256  # the manifest check's, in genre_lab/store/folders.py
+    monkeypatch.setattr(store.folders, "_file_sha256",
+                        lambda p: hashed.append(p.name) or real(p))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            assert store.cached_folder("synth", {}, builder(calls)) == root
+    assert hashed == ["a.txt"] and len(calls) == 1  # the manifest learnt the new mtime
+    assert json.loads((root / ".complete.json").read_text())["files"]["a.txt"]["mtime_ns"] == \
+        later and not leftovers(tmp_cache)
+
+
+def test_manifest_of_sizes_only_is_rebuilt(tmp_cache):
+    calls = []
+    root = store.cached_folder("synth", {}, builder(calls))
+    (root / ".complete.json").write_text(json.dumps({"files": {"a.txt": 3, "sub/b.bin": 6}}))
+    with pytest.warns(UserWarning, match="older build"):
+        store.cached_folder("synth", {}, builder(calls))
+    assert len(calls) == 2 and isinstance(
+        json.loads((root / ".complete.json").read_text())["files"]["a.txt"], dict)
+
+
+# -------------------------------------------------------------- temporary files of kills
+_WRITER = """
+import sys, time
+from genre_lab import store
+
+def write(f):
+    f.write(b"half")
+    f.flush()
+    print("writing", flush=True)
+    sys.stdin.readline()  # killed here, or told to finish
+    f.write(b" and the rest")
+
+store.atomic_write(sys.argv[1], write)
+"""
+
+
+def _start_writer(path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    return proc
+
+
+def test_temp_file_of_a_killed_write_is_removed_a_live_one_kept(tmp_path):
+    killed = _start_writer(tmp_path / "model.pt")
+    killed.kill()
+    killed.wait()
+    killed.stdout.close()
+    killed.stdin.close()
+    (left,) = [p.name for p in tmp_path.iterdir()]
+    assert left.startswith("model.pt.") and left.endswith(f"-{killed.pid}-{left[-12:-4]}.tmp")
+    live = _start_writer(tmp_path / "other.pt")  # a live writer in the same folder
+    live_temp = [p for p in tmp_path.iterdir() if p.name.startswith("other.pt.")]
+    store.atomic_write(tmp_path / "model.pt", lambda f: f.write(b"whole"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["model.pt", live_temp[0].name])  # the killed write's file is gone, the live one kept
+    live.communicate("go\n")
+    assert live.returncode == 0 and (tmp_path / "other.pt").read_bytes() == b"half and the rest"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "other.pt"]
+
+
+def test_stale_temp_rules(tmp_cache, tmp_path):
+    day = store.STALE_TEMP_SECONDS
+    folder = tmp_cache / "arrays"
+    folder.mkdir(parents=True)
+    host = store._HOST
+    other = "0123abcd" if host != "0123abcd" else "4567ef01"
+    files = {  # name: (age in seconds, removed?)
+        f"a.npz.{host}-{os.getpid()}-00000001.tmp": (0, False),  # this live process
+        f"a.npz.{other}-999999999-00000002.tmp": (0, False),  # another host: age decides
+        f"a.npz.{other}-999999999-00000003.tmp": (day + 60, True),
+        f"a.npz.{host}-{os.getpid()}-00000004.tmp": (day + 60, True),  # over a day
+        "b.npz.0000abcd.tmp": (day + 60, True),  # an older genre-lab's name, in the cache
+        "b.npz.0000abce.tmp": (60, False),
+        "notes.tmp": (day * 30, False),  # not one of ours
+    }
+    for name, (age, _) in files.items():
+        (folder / name).write_bytes(b"x")
+        os.utime(folder / name, (time.time() - age,) * 2)
+    (folder / f"c.{other}-1-00000005.tmp").mkdir()  # a folder: cached_folder's to clear
+    os.utime(folder / f"c.{other}-1-00000005.tmp", (time.time() - 2 * day,) * 2)
+    store.cached_arrays("a", {}, lambda: {"x": np.arange(3)})
+    kept = {p.name for p in folder.iterdir()}
+    for name, (_, removed) in files.items():
+        assert (name not in kept) == removed, name
+    assert f"c.{other}-1-00000005.tmp" in kept
+    # outside the cache, a name without owner is never removed
+    (tmp_path / "x.bin.0000abcd.tmp").write_bytes(b"x")
+    os.utime(tmp_path / "x.bin.0000abcd.tmp", (time.time() - 2 * day,) * 2)
+    store.atomic_write(tmp_path / "x.bin", lambda f: f.write(b"y"))
+    assert (tmp_path / "x.bin.0000abcd.tmp").exists()
+
+
+# ------------------------------------------------- entries that decode but do not fit
+def _edit_entry(path, edit):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    edit(arrays)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _set_header_shape(path, member, shape):
+    # Edit the .npy header in place (padding keeps its length): the CRC in the archive's
+    # directory stays, so only the header check can tell.
+    data = bytearray(path.read_bytes())
+    start = data.find(b"{'descr'", data.find(member.encode()))
+    end = data.find(b"\n", start)  # the header's padding ends there
+    header = repr({"descr": "<f8", "fortran_order": False, "shape": shape}).encode()
+    assert len(header) <= end - start
+    data[start:end] = header.ljust(end - start)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda a: a.update(x=a["x"].reshape(20, 200)), "'x' was replaced"),
+    (lambda a: a.update(x=a["x"].astype(np.float32)), "'x' was replaced"),
+    (lambda a: a.update(x=np.array(["text"] * 4000)), "'x' was replaced"),
+    (lambda a: a.pop("ids"), "do not match the schema"),
+    (lambda a: a.update(extra=np.zeros(3)), "do not match the schema"),
+    (lambda a: a.pop("__schema__"), "no __schema__"),  # also what an older store wrote
+    ("huge header", "does not fit"),
+    ("short header", "does not fit"),
+])
+def test_entries_that_decode_but_do_not_fit_are_recomputed(tmp_cache, edit, fragment):
+    value = {"x": np.arange(4000, dtype=np.float64), "ids": np.array(["a", "bb"])}
+    compute = Counter(value)
+    store.cached_arrays("fit", {}, compute)
+    path = store.entry_path("arrays", "fit", {}, ".npz")
+    if edit == "huge header":
+        _set_header_shape(path, "x.npy", (10**13,))
+    elif edit == "short header":
+        _set_header_shape(path, "x.npy", (3999,))
+    else:
+        _edit_entry(path, edit)
+    with pytest.warns(UserWarning) as caught:
+        got = store.cached_arrays("fit", {}, compute)
+    message = str(caught[0].message)
+    assert len(caught) == 1 and "\n" not in message and fragment in message, message
+    assert str(path) in message and "recomputing" in message and compute.calls == 2
+    np.testing.assert_array_equal(got["x"], value["x"])
+    assert list(got["ids"]) == ["a", "bb"] and set(got) == {"x", "ids"}
+
+
+def test_table_with_a_column_dropped_consistently_is_recomputed(tmp_cache):
+    df = mixed_table()
+    compute = Counter(df)
+    store.cached_table("tab", {}, compute)
+    path = store.entry_path("tables", "tab", {}, ".npz")
+
+    def drop_last_column(arrays):
+        meta = json.loads(str(arrays["__table__"][()]))
+        del arrays[f"c{len(meta['columns']) - 1}"]
+        meta["columns"].pop()
+        meta["dtypes"].pop()
+        arrays["__table__"] = np.array(json.dumps(meta))
+
+    _edit_entry(path, drop_last_column)
+    with pytest.warns(UserWarning, match="recomputing"):
+        got = store.cached_table("tab", {}, compute)
+    pd.testing.assert_frame_equal(got, df, check_exact=True)
+    assert compute.calls == 2
+
+
+def test_segment_features_recompute_an_entry_edited_to_the_wrong_shape(tmp_cache, tmp_path):
+    # The user's way: segment_features returned a hand-edited entry's (800, 10, 65) logmel.
+    from genre_lab import config
+    from genre_lab.data import load_tracks, synth
+    from genre_lab.features.segments import segment_features
+
+    root = tmp_path / "set"
+    synth.generate(root, clips_per_genre=1, seconds=3.0, progress=False, n_jobs=1)
+    tracks = load_tracks(root, profile="quick")
+    settings = config.get_profile("quick").features
+    first = segment_features(tracks, settings, progress=False)
+    (path,) = (tmp_cache / "arrays").glob("segments-*.npz")
+    _edit_entry(path, lambda a: a.update(logmel=a["logmel"][:, :10]))
+    with pytest.warns(UserWarning, match="recomputing"):
+        again = segment_features(tracks, settings, progress=False)
+    for kind in first:
+        np.testing.assert_array_equal(again[kind].X, first[kind].X)
