@@ -27,6 +27,33 @@ _RESAMPLE_QUALITY = "soxr_hq"
 _LOAD_BLOCK_SECONDS = 30.0
 #: What soundfile raises on a file libsndfile cannot open or decode.
 _SF_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError)
+#: Largest sample magnitude accepted (+60 dB over full scale). Float WAV/FLAC can hold samples
+#: beyond [-1, 1]: a master slightly over 1.0 is normal and kept as it is; a file reaching
+#: 1000 is damaged or mis-scaled (at 1e18 the log-mel overflows float32 into NaN).
+MAX_PEAK = 1e3
+#: Lowest native sample rate accepted: below it a file holds nothing above 2 kHz (8-kHz
+#: telephone audio passes; a 1-Hz "clip" does not).
+MIN_SAMPLE_RATE = 4000
+#: Below this peak (-80 dBFS, under 16-bit dither) a file holds no music to classify.
+SILENCE_PEAK = 1e-4
+
+
+def peak_problem(peak: float) -> str | None:
+    """Why samples whose largest magnitude is ``peak`` cannot be used, or None (NaN or inf,
+    or beyond :data:`MAX_PEAK`)."""
+    if not np.isfinite(peak):
+        return "contains NaN or infinite samples"
+    if peak > MAX_PEAK:
+        return (f"samples reach {peak:.3g}, far beyond full scale (1.0); refused above "
+                f"{MAX_PEAK:g} (damaged or mis-scaled float audio)")
+    return None
+
+
+def sample_rate_problem(rate) -> str | None:
+    """Why a file's native sample rate cannot be used (below :data:`MIN_SAMPLE_RATE`), or None."""
+    if rate < MIN_SAMPLE_RATE:
+        return f"sample rate {rate:g} Hz is below {MIN_SAMPLE_RATE} Hz: not usable audio"
+    return None
 
 
 class AudioError(ValueError):
@@ -63,8 +90,9 @@ def load(path, *, sr: int = SAMPLE_RATE, offset: float = 0.0, duration: float | 
     Raises:
         FileNotFoundError: no such file.
         AudioError: a folder, a file that cannot be opened (e.g. no permission) or decoded,
-            holds no samples, or holds NaN or infinite samples; the message names the file
-            and the reason.
+            holds no samples, holds NaN or infinite samples or samples beyond
+            :data:`MAX_PEAK`, or has a sample rate below :data:`MIN_SAMPLE_RATE`; the
+            message names the file and the reason.
     """
     path = Path(path)
     with _open_audio(path) as source:
@@ -108,11 +136,12 @@ def stream(path, *, sr: int = SAMPLE_RATE, block_seconds: float = 30.0) -> Itera
     """The signal :func:`load` gives, as consecutive blocks, without holding the whole file.
 
     The file is decoded ``block_seconds`` at a time (by the same decoders as :func:`load`),
-    mixed to mono, checked for NaN/infinite samples and resampled with a streaming soxr
-    resampler at librosa's default quality. The concatenated blocks have ``load``'s length
-    (librosa's ``ceil(n * sr / native_sr)``); their samples equal ``load``'s exactly when no
-    resampling is needed, and, resampled, to within float32 rounding (bit-identical with
-    python-soxr 1.1: soxr filters a stream as it filters the whole signal).
+    checked (NaN/infinite samples, samples beyond :data:`MAX_PEAK`), mixed to mono and
+    resampled with a streaming soxr resampler at librosa's default quality. The concatenated
+    blocks have ``load``'s length (librosa's ``ceil(n * sr / native_sr)``); their samples
+    equal ``load``'s exactly when no resampling is needed, and, resampled, to within float32
+    rounding (bit-identical with python-soxr 1.1: soxr filters a stream as it filters the
+    whole signal).
 
     Args:
         path: the audio file.
@@ -249,9 +278,13 @@ def segment(y, *, sr: int = SAMPLE_RATE, seconds: float = 3.0, whole_only: bool 
 
 
 def _mono(path: Path, block: np.ndarray) -> np.ndarray:
-    """A (frames, channels) float32 block, checked for NaN/inf, as mono (channels averaged)."""
-    if not np.isfinite(block).all():
-        raise AudioError(path, "contains NaN or infinite samples")
+    """A (frames, channels) float32 block, checked (:func:`peak_problem`, every channel
+    before mixing), as mono (channels averaged)."""
+    if block.size:
+        # two passes without a copy; np.maximum keeps a NaN (Python's max may not)
+        problem = peak_problem(float(np.maximum(block.max(), -block.min())))
+        if problem:
+            raise AudioError(path, problem)
     return block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
 
 
@@ -284,10 +317,17 @@ def _open_audio(path: Path):
         sf_reason = _sf_reason(err)
     else:
         with f:
-            yield _SndfileSource(path, f)
+            yield _checked_rate(_SndfileSource(path, f))
         return
     with _open_av(path, str(path), sf_reason) as source:
-        yield source
+        yield _checked_rate(source)
+
+
+def _checked_rate(source):
+    problem = sample_rate_problem(source.samplerate)
+    if problem:
+        raise AudioError(source.path, problem)
+    return source
 
 
 def _sf_reason(err: Exception) -> str:

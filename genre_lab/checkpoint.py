@@ -14,14 +14,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import pickle
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import GENRES, __version__, models, store
+from . import GENRES, __version__, audio, models, store
 from .config import FeatureSettings
 
 __all__ = ["FORMAT", "Checkpoint", "CheckpointError", "load", "save"]
@@ -34,6 +36,14 @@ _FIELDS = ("format", "genre_lab", "torch", "spec", "settings", "labels", "histor
 
 class CheckpointError(ValueError):
     """A file that is not a usable checkpoint; the one-line message names it and says why."""
+
+
+#: Sane bounds of a checkpoint's feature settings (inclusive); beyond them a file was
+#: damaged or hand-edited, and predict would allocate absurd buffers or fail deep in torch.
+SETTING_BOUNDS = dict(sample_rate=(audio.MIN_SAMPLE_RATE, 192_000), segment_seconds=(0.1, 60.0),
+                      n_fft=(16, 65_536), hop_length=(1, 65_536), n_mels=(1, 512),
+                      n_mfcc=(1, 512))
+_INTEGER_SETTINGS = ("sample_rate", "n_fft", "hop_length", "n_mels", "n_mfcc")
 
 
 @dataclass
@@ -64,6 +74,15 @@ class Checkpoint:
     def kinds(self) -> tuple[str, ...]:
         """The segment kinds the model reads, in order."""
         return self.model.kinds
+
+    def check_inputs(self) -> None:
+        """Raise :class:`CheckpointError` (one line) unless the features its settings give
+        are what the model reads: before computing features of a file for it (predict,
+        evaluate). A model trained on other arrays (a toy set) saves and loads as it is."""
+        problem = _input_problem(self.model.kinds, getattr(self.model, "input_shapes", None),
+                                 self.settings)
+        if problem:
+            raise CheckpointError(f"{self.path}: {problem}")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -119,6 +138,88 @@ def _unpack(packed: dict) -> torch.Tensor:
     return flat.reshape(packed["shape"])
 
 
+def _settings_problem(settings: FeatureSettings) -> str | None:
+    # FeatureSettings checks only that every value is a positive number (NaN and inf pass)
+    values = settings.as_dict()
+    for name, (low, high) in SETTING_BOUNDS.items():
+        value = values[name]
+        if name in _INTEGER_SETTINGS and not isinstance(value, int):
+            return f"{name} must be an integer, got {value!r}"
+        if not (math.isfinite(value) and low <= value <= high):
+            return f"{name}={value!r} is outside {low:g}..{high:g}"
+    if settings.hop_length > settings.n_fft:
+        return f"hop_length={settings.hop_length} exceeds n_fft={settings.n_fft}"
+    return None
+
+
+def _input_problem(kinds, input_shapes, settings: FeatureSettings) -> str | None:
+    # What predict computes from the settings must be what the model reads.
+    if tuple(kinds) == ("audio",):  # a probe reads musicnn's own front end
+        from .pretrained.transfer import SETTINGS
+
+        if settings != SETTINGS:
+            return f"a probe reads musicnn's features ({SETTINGS}), its settings say {settings}"
+        return None
+    rows = dict(logmel=settings.n_mels, mfcc=settings.n_mfcc)
+    for kind, shape in zip(kinds, input_shapes, strict=True):
+        want = (rows.get(kind), settings.n_frames)
+        if tuple(shape) != want:
+            return (f"the model reads {kind} of shape {tuple(shape)}, its feature settings give "
+                    f"{want}")
+    return None
+
+
+#: Largest input (rows x frames) a spec may ask for: 512 mel bands of 60 s at hop 64.
+MAX_INPUT_VALUES = 512 * (60 * 192_000 // 64 + 1)
+
+
+def _shapes_problem(input_shapes) -> str | None:
+    # A hand-edited spec must not make the network's constructor allocate without bound.
+    if not isinstance(input_shapes, list | tuple) or not input_shapes:
+        return f"input_shapes must be a list of (rows, frames), got {input_shapes!r}"
+    for shape in input_shapes:
+        if not (isinstance(shape, list | tuple) and len(shape) == 2 and
+                all(isinstance(n, int) and n > 0 for n in shape) and
+                shape[0] * shape[1] <= MAX_INPUT_VALUES):
+            return f"input shape {shape!r} is not two positive sizes of a plausible input"
+    return None
+
+
+def _labels_problem(labels) -> str | None:
+    if not isinstance(labels, list | tuple):
+        return f"labels must be a list of class names, got {type(labels).__name__}"
+    if not all(isinstance(label, str) and label.strip() for label in labels):
+        return f"labels must be non-empty strings, got {list(labels)!r}"
+    if len(set(labels)) != len(labels):
+        twice = sorted(label for label, n in Counter(labels).items() if n > 1)
+        return f"duplicate labels {twice[:5]}" + (" ..." if len(twice) > 5 else "")
+    return None
+
+
+def _count_problem(labels, n_classes) -> str | None:
+    if len(labels) != n_classes:
+        return f"{len(labels)} labels for a model with {n_classes} classes"
+    return None
+
+
+def _nonfinite_weights(state: dict) -> str | None:
+    for key, t in state.items():
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            bad = int((~torch.isfinite(t)).sum())
+            return (f"{key} holds {bad} NaN or infinite value(s) (training diverged?); "
+                    "retrain the model, e.g. with a smaller learning rate")
+    return None
+
+
+def _info_problem(raw: dict) -> str | None:
+    for field in ("history", "train_config"):
+        if raw[field] is not None and not isinstance(raw[field], dict):
+            return f"{field} must be a dict or None, got {type(raw[field]).__name__}"
+    if not isinstance(raw["info"], dict):
+        return f"info must be a dict, got {type(raw['info']).__name__}"
+    return None
+
+
 def _sparse_enough(t: torch.Tensor) -> bool:
     return t.is_floating_point() and t.dim() > 1 and int(torch.count_nonzero(t)) * 2 <= t.numel()
 
@@ -148,17 +249,26 @@ def save(model: models.Classifier, path, *, settings: FeatureSettings, labels=GE
 
     Raises:
         TypeError: ``settings`` is not a FeatureSettings, or a field is not JSON-able.
-        ValueError: ``labels`` do not match the model's number of classes.
+        ValueError: what :func:`load` would refuse: ``labels`` are not one distinct non-empty
+            string per class, settings out of :data:`SETTING_BOUNDS`, NaN or infinite
+            weights (a diverged model is never saved).
     """
     if not isinstance(settings, FeatureSettings):
         raise TypeError(f"settings must be a config.FeatureSettings, got {type(settings).__name__}")
     labels = list(labels)
-    if not all(isinstance(label, str) for label in labels) or len(labels) != model.n_classes:
-        raise ValueError(f"labels must be {model.n_classes} strings (one per class), "
-                         f"got {labels!r}")
+    problem = _labels_problem(labels) or _count_problem(labels, model.n_classes)
+    if problem:
+        raise ValueError(f"labels must be {model.n_classes} strings (one per class, distinct, "
+                         f"not empty): {problem}")
+    problem = _settings_problem(settings)
+    if problem:
+        raise ValueError(f"feature settings: {problem}")
     spec = model.spec()
     _plain(spec, "spec")  # check only: the spec is stored as it is (tuples stay tuples)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    problem = _nonfinite_weights(state)
+    if problem:
+        raise ValueError(f"not saved: {problem}")
     packed = {k for k, v in state.items() if sparse and _sparse_enough(v)}
     for k in packed:  # the bitmask keeps no sign of a zero: -0.0 is saved (and hashed) as 0.0
         state[k] = state[k].masked_fill(state[k] == 0, 0.0)
@@ -208,8 +318,11 @@ def load(path, *, device=None) -> Checkpoint:
     Raises:
         FileNotFoundError: no such file (or no ``model.pt`` in the folder).
         CheckpointError: the file is not a checkpoint this version can use: damaged, from an
-            older genre-lab or a newer checkpoint format, or weights that do not fit the
-            model (one line, naming the file).
+            older genre-lab or a newer checkpoint format, weights that do not fit the model
+            or are not finite, labels that are not distinct non-empty strings, feature
+            settings out of :data:`SETTING_BOUNDS`, an implausible input size in its spec
+            (one line, naming the file). Whether the settings give the model's input shapes
+            is :meth:`Checkpoint.check_inputs`.
     """
     path = Path(path)
     if path.is_dir():
@@ -250,6 +363,21 @@ def load(path, *, device=None) -> Checkpoint:
     if missing:
         raise fail(f"damaged checkpoint: no {', '.join(missing)}")
 
+    problem = _info_problem(raw)
+    if problem:
+        raise fail(f"damaged checkpoint: {problem}")
+    try:
+        settings = FeatureSettings.from_dict(raw["settings"])
+    except (TypeError, ValueError) as err:
+        raise fail(f"damaged feature settings ({store._one_line(err)})") from None
+    problem = _settings_problem(settings)
+    if problem:
+        raise fail(f"damaged feature settings: {problem}")
+    problem = _labels_problem(raw["labels"])
+    if problem:
+        raise fail(f"damaged checkpoint: {problem}")
+    labels = tuple(raw["labels"])
+
     spec = raw["spec"]
     try:
         name = spec["name"]
@@ -260,27 +388,38 @@ def load(path, *, device=None) -> Checkpoint:
         elif name not in models.REGISTRY:
             raise fail(f"the model {name!r} is unknown to genre-lab {__version__} (saved by "
                        f"{raw['genre_lab']}; known: {', '.join(models.REGISTRY)}, probe)")
-        else:
+        else:  # checked before building: a hand-edited spec could ask for a huge network
+            problem = (_shapes_problem(spec["input_shapes"])
+                       or _count_problem(labels, spec["n_classes"]))
+            if problem:
+                raise fail(f"damaged checkpoint: {problem}")
             model = models.build(**spec)
-        settings = FeatureSettings.from_dict(raw["settings"])
     except CheckpointError:
         raise
     except Exception as err:  # noqa: BLE001 - a spec this version cannot build
         raise fail(f"cannot rebuild the model from its spec ({store._one_line(err)})") from None
-    labels = tuple(raw["labels"])
-    if len(labels) != model.n_classes:
-        raise fail(f"{len(labels)} labels for a model with {model.n_classes} classes")
+    problem = _count_problem(labels, model.n_classes)
+    if problem:
+        raise fail(f"damaged checkpoint: {problem}")
 
+    if not isinstance(raw["state_dict"], dict):
+        raise fail("damaged checkpoint: state_dict is not a dict of weights")
     try:
         state = {k: _unpack(v) if isinstance(v, dict) else v
                  for k, v in raw["state_dict"].items()}
     except Exception as err:  # noqa: BLE001
         raise fail(f"damaged sparse weights ({store._one_line(err)})") from None
+    odd = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if odd:
+        raise fail(f"damaged checkpoint: the weight {odd[0]!r} is not a tensor")
     if _digest(state) != raw["digest"]:
         raise fail("checksum mismatch: the weights are not the ones saved (a damaged file)")
     problem = _fit_problem(model, state)
     if problem:
         raise fail(f"the weights do not fit the {name!r} model of its spec: {problem}")
+    problem = _nonfinite_weights(state)
+    if problem:
+        raise fail(problem)
     model.load_state_dict(state)
     if device is not None:
         model.to(device)

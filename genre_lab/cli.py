@@ -314,6 +314,7 @@ def _evaluate(args) -> int:
     from .train import predict_logits
 
     saved = checkpoint.load(args.model_dir)
+    saved.check_inputs()
     model, labels = saved.model, list(saved.labels)
     tracks = load_tracks(args.root, profile="full")
     known = tracks.genre.isin(labels)
@@ -322,7 +323,8 @@ def _evaluate(args) -> int:
     if not len(tracks):
         raise ValueError(f"{args.root}: no track of a genre the model knows "
                          f"({', '.join(labels)})")
-    data = saved.info.get("data", {})
+    data = saved.info.get("data")
+    data = data if isinstance(data, dict) else {}  # free facts: a chapter may save a string
     roles, compared = _track_roles(tracks, data)
     counts = {role: sum(r == role for r in roles.values())
               for role in ("test", "trained", "unseen")}
@@ -395,10 +397,6 @@ def _scope_text(choice: str, counts: dict, n_test: int, compared: bool, left_out
 _NOT_FINITE = ("the model's scores are not finite (samples far out of range, or damaged "
                "weights)")
 
-#: Below this peak amplitude (-80 dBFS, under 16-bit dither) a file holds no music to classify.
-SILENCE = 1e-4
-
-
 def _predict(args) -> int:
     import numpy as np
     import torch
@@ -408,6 +406,7 @@ def _predict(args) -> int:
     from .train import predict_logits
 
     saved = checkpoint.load(args.model_dir)
+    saved.check_inputs()
     model, labels, settings = saved.model, saved.labels, saved.settings
     extract = FeatureExtractor(settings)
     failed = 0
@@ -430,7 +429,7 @@ def _predict(args) -> int:
                     raise audio.AudioError(file, _NOT_FINITE) from None
                 total = total + logits.sum(0)
                 count += len(batch)
-            if peak < SILENCE:
+            if peak < audio.SILENCE_PEAK:  # as `check` says
                 raise audio.AudioError(file, "no signal: the audio is silent (after mixing "
                                              "the channels to mono)")
             if not np.isfinite(total).all():  # finite scores whose sum overflows

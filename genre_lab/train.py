@@ -7,7 +7,9 @@
 * history of train/validation loss and accuracy, early stopping, best-checkpoint restore;
 * optional mixup (soft labels) and a per-batch transform (e.g. SpecAugment);
 * multi-label tagging (``multilabel=True``): multi-hot targets, binary cross-entropy;
-* ``tqdm.auto`` progress bars, in JupyterLab and in a terminal (``parallel.progress_bar``).
+* ``tqdm.auto`` progress bars, in JupyterLab and in a terminal (``parallel.progress_bar``);
+* no NaN leaves it: non-finite inputs are refused, and a run whose loss or weights stop being
+  finite raises :class:`TrainingDiverged` instead of returning.
 
 Notebook: 04-spectrogram-cnns onwards.
 """
@@ -15,6 +17,7 @@ Notebook: 04-spectrogram-cnns onwards.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +28,41 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import models
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the weights stopped being finite: nothing trained is returned.
+
+    The message (one line) says where (1-based epoch and batch), the learning rate and what
+    to try; ``epoch``, ``batch`` and ``lr`` hold the same facts. The model's weights are then
+    unusable (retrain it, e.g. with a smaller learning rate).
+    """
+
+    def __init__(self, what: str, *, epoch: int, batch: int | None, n_batches: int, lr: float):
+        self.epoch, self.batch, self.lr = epoch, batch, lr
+        where = f"epoch {epoch}" + (f", batch {batch} of {n_batches}" if batch else "")
+        super().__init__(f"training diverged at {where}: {what} (learning rate {lr:g}); try a "
+                         f"smaller learning rate (--lr, TrainConfig.lr), e.g. "
+                         f"{min(lr / 10, TrainConfig.lr):g}")
+
+
+def _nonfinite_tensor(module: nn.Module) -> str | None:
+    """The name of the first floating weight or buffer holding NaN or inf, or None (one
+    device sync for the whole model)."""
+    named = [(k, t) for k, t in module.state_dict().items() if t.is_floating_point()]
+    # a sum is NaN or inf when a term is (or when it overflows: then each tensor is checked)
+    if not named or torch.isfinite(torch.stack([t.sum().float() for _, t in named])).all():
+        return None
+    return next((k for k, t in named if not torch.isfinite(t).all()), None)
+
+
+def _check_finite_inputs(arrays, what: str) -> None:
+    for i, x in enumerate(arrays):
+        x = np.asarray(x)
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+            raise ValueError(f"{what}[{i}] holds {bad} NaN or infinite value(s): features of "
+                             "damaged audio? (`genre-lab check` names bad files)")
 
 
 def choose_device(preferred: str | None = None) -> torch.device:
@@ -140,6 +178,9 @@ def predict_logits(model: nn.Module, inputs, *, batch_size: int = 256, device=No
     """Logits of a model on arrays (one array per input kind), as a NumPy array (float32).
 
     ``amp``: mixed precision as in :class:`TrainConfig` (None: on CUDA only).
+
+    Raises:
+        ValueError: a logit is NaN or infinite (never returned as an answer).
     """
     device = choose_device(device) if not isinstance(device, torch.device) else device
     model = model.to(device).eval()
@@ -150,7 +191,12 @@ def predict_logits(model: nn.Module, inputs, *, batch_size: int = 256, device=No
     for batch in loader:
         with _autocast(device, dtype):
             out.append(model(*(x.to(device, non_blocking=True) for x in batch)).float().cpu())
-    return torch.cat(out).numpy()
+    logits = torch.cat(out).numpy()
+    if not np.isfinite(logits).all():
+        rows = int((~np.isfinite(logits).all(axis=1)).sum())
+        raise ValueError(f"the model gave NaN or infinite logits for {rows} of {len(logits)} "
+                         "input(s): its weights or the inputs are not usable")
+    return logits
 
 
 def _epoch_metrics(model, loader, loss_fn, device, multilabel: bool = False, dtype=None):
@@ -234,6 +280,11 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
 
     Returns:
         The :class:`History`.
+
+    Raises:
+        ValueError: an input array holds NaN or inf, or its standardisation is not finite.
+        TrainingDiverged: the training loss (checked every batch), the weights (every epoch)
+            or the validation loss stopped being finite; no history is returned.
     """
     from .parallel import progress_bar
 
@@ -241,8 +292,19 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
     seed_everything(config.seed)
     device = choose_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
+    if not (math.isfinite(config.lr) and config.lr >= 0):
+        raise ValueError(f"the learning rate must be a finite number >= 0, got {config.lr!r}")
+    _check_finite_inputs(train_inputs, "train_inputs")
+    if val_inputs is not None:
+        _check_finite_inputs(val_inputs, "val_inputs")
+    if teacher_logits is not None:
+        _check_finite_inputs([teacher_logits], "teacher_logits")
     if config.normalize:
         model.fit_normalization(train_inputs)
+        bad = _nonfinite_tensor(model)
+        if bad:
+            raise ValueError(f"the standardisation fitted on train_inputs is not finite ({bad}):"
+                             " input values too large for float32")
     model.to(device)
 
     distilling = teacher_logits is not None
@@ -271,6 +333,11 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
                                   weight_decay=config.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     history, best_state, best_key, waited = History(), None, None, 0
+
+    def diverged(what: str, epoch: int, batch: int | None = None) -> TrainingDiverged:
+        return TrainingDiverged(what, epoch=epoch + 1, batch=batch, n_batches=len(loader),
+                                lr=config.lr)
+
     start = time.perf_counter()
     bar = progress_bar(range(config.epochs), desc=f"train {getattr(model, 'name', '')}",
                        disable=not progress, leave=False)
@@ -279,7 +346,7 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
         # Keras reports them): no second pass over the training data
         model.train()
         seen, correct, loss_sum = 0, 0, 0.0
-        for *xs, y in loader:
+        for batch_index, (*xs, y) in enumerate(loader, 1):
             xs = [x.to(device, non_blocking=True) for x in xs]
             y = y.to(device, non_blocking=True)
             soft = xs.pop() if distilling else None
@@ -301,14 +368,22 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            loss_value = loss.item()  # the sync the running loss needs anyway: no extra cost
+            if not math.isfinite(loss_value):
+                raise diverged(f"the training loss is {loss_value}", epoch, batch_index)
             seen += len(y)
-            loss_sum += loss.item() * len(y)
+            loss_sum += loss_value * len(y)
             correct += _n_correct(logits, y, multilabel)
+        bad = _nonfinite_tensor(model)  # the last step's weights (the next loss checks others)
+        if bad:
+            raise diverged(f"{bad} holds NaN or infinite values", epoch)
         train_loss, train_acc = loss_sum / seen, correct / seen
         history.train_loss.append(train_loss)
         history.train_accuracy.append(train_acc)
         if val is not None:
             val_loss, val_acc = _epoch_metrics(model, val, loss_fn, device, multilabel, dtype)
+            if not math.isfinite(val_loss):
+                raise diverged(f"the validation loss is {val_loss}", epoch)
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_acc)
             key = (-val_loss, val_acc) if multilabel else (val_acc, -val_loss)

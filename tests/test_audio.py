@@ -97,6 +97,68 @@ def test_nan_or_infinite_samples_are_an_audio_error(tmp_path, bad):
         _one_line_error(path, call, "contains NaN or infinite samples")
 
 
+def _float_wav(path, y, sr=22050):
+    sf.write(str(path), np.asarray(y, np.float32), sr, subtype="FLOAT")
+    return path
+
+
+def _every_reader(path):
+    """load, stream and stream_segments (what predict and tag read), each to the end."""
+    return (audio.load(path), np.concatenate(list(audio.stream(path))),
+            np.concatenate(list(audio.stream_segments(path))))
+
+
+def test_absurdly_loud_float_samples_are_an_audio_error(tmp_path):
+    """A float WAV holding samples near 1e30 is finite, yet its log-mel overflows into NaN:
+    refused in one line by every reader, before any feature sees it."""
+    rng = np.random.default_rng(0)
+    loud = _float_wav(tmp_path / "loud.wav", rng.uniform(-1, 1, 22050 * 4) * 1e30)
+    # two channels that cancel in the mix are checked before mixing
+    y = rng.uniform(-1, 1, 22050 * 4) * 1e30
+    cancel = _float_wav(tmp_path / "cancel.wav", np.stack([y, -y], axis=1))
+    for path in (loud, cancel):
+        for call in (audio.load, lambda p: list(audio.stream(p)),
+                     lambda p: list(audio.stream_segments(p))):
+            message = _one_line_error(path, call, "far beyond full scale")
+            assert "samples reach 1e+30" in message or "samples reach 9." in message
+
+
+@pytest.mark.parametrize("peak", [1.02, 8.0, audio.MAX_PEAK])
+def test_float_samples_over_full_scale_up_to_the_bound_are_kept_as_they_are(tmp_path, peak):
+    # a master a little over 1.0 is normal float audio: not clipped, not rescaled
+    y = np.sin(np.linspace(0, 400, 22050 * 2)) * peak
+    path = _float_wav(tmp_path / "hot.wav", y)
+    for got in _every_reader(path):
+        assert np.isfinite(got).all() and np.abs(got).max() == pytest.approx(peak, rel=1e-6)
+    if peak == audio.MAX_PEAK:  # just above the bound: refused
+        _one_line_error(_float_wav(path, y * 1.01), audio.load, "far beyond full scale")
+
+
+@pytest.mark.parametrize("rate", [1, 100, 3999])
+def test_a_sample_rate_below_4_khz_is_an_audio_error(tmp_path, rate):
+    # a "clip" at 1 Hz resampled to 22050 Hz is a few samples smeared over seconds
+    path = write_tone(tmp_path / "slow.wav", seconds=5.0, sr=rate, freq=rate / 10)
+    for call in (audio.load, lambda p: list(audio.stream(p)),
+                 lambda p: list(audio.stream_segments(p))):
+        _one_line_error(path, call, f"sample rate {rate} Hz is below 4000 Hz")
+
+
+def test_8_khz_audio_is_kept(tmp_path):
+    path = write_tone(tmp_path / "phone.wav", seconds=2.0, sr=8000, freq=440.0)
+    for got in _every_reader(path):
+        assert np.isfinite(got).all() and got.size >= 2 * 22050
+
+
+def test_eight_channels_are_mixed_to_mono(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-0.5, 0.5, (22050 * 2, 8)).astype(np.float32)
+    path = _float_wav(tmp_path / "octo.wav", y)
+    mono, streamed, segments = _every_reader(path)
+    np.testing.assert_allclose(mono, y.mean(axis=1), atol=1e-7)
+    np.testing.assert_array_equal(streamed, mono)
+    assert segments.shape == (1, 3 * 22050)  # 2 s: one padded 3-s segment
+
+
 def test_an_empty_file_is_an_audio_error(tmp_path):
     empty = tmp_path / "empty.wav"
     sf.write(str(empty), np.zeros(0, np.float32), 22050)

@@ -197,3 +197,120 @@ def test_missing_file_or_folder(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError, match=r"run/model\.pt"):
         checkpoint.load(tmp_path / "run")
+
+
+# ------------------------------------------------------------- non-finite and hand edits
+def _nan_model(value=float("nan")):
+    model = build("cnn1d")
+    with torch.no_grad():
+        next(model.net.parameters()).view(-1)[3] = value
+    return model
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_diverged_model_is_never_saved_nor_loaded(tmp_path, value):
+    with pytest.raises(ValueError, match=r"not saved: net\..* 1 NaN or infinite value"):
+        checkpoint.save(_nan_model(value), tmp_path / "nan.pt", settings=SETTINGS)
+    assert not list(tmp_path.iterdir())
+    # a file written otherwise (an older genre-lab, by hand), its digest consistent
+    good = checkpoint.save(build("cnn1d"), tmp_path / "good.pt", settings=SETTINGS)
+    raw = torch.load(good, weights_only=True)
+    state = {k: v.detach() for k, v in _nan_model(value).state_dict().items()}
+    path = _edited(raw, tmp_path, "nan.pt", state_dict=state, digest=checkpoint._digest(state))
+    with pytest.raises(checkpoint.CheckpointError, match="NaN or infinite value.*smaller "
+                                                         "learning rate") as caught:
+        checkpoint.load(path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
+
+
+def _settings(**changes):
+    return {**SETTINGS.as_dict(), **changes}
+
+
+#: Hand edits of a saved cnn1d checkpoint (quick features: 20 MFCCs x 65 frames) -> what the
+#: one-line error says. Each once crashed predict or evaluate with a traceback, allocated
+#: absurd buffers, or predicted with the wrong labels.
+HAND_EDITS = {
+    "nan weights": (None, "NaN or infinite"),
+    "duplicate labels": (dict(labels=["rock"] * 10), "duplicate labels ['rock']"),
+    "empty label": (dict(labels=[""] + list(GENRES[1:])), "non-empty strings"),
+    "numbers as labels": (dict(labels=list(range(10))), "non-empty strings"),
+    "labels not a list": (dict(labels=5), "labels must be a list"),
+    "three labels": (dict(labels=list(GENRES[:3])), "3 labels for a model with 10 classes"),
+    "rate 0": (dict(settings=_settings(sample_rate=0)), "sample_rate"),
+    "rate 1e9": (dict(settings=_settings(sample_rate=10**9)), "sample_rate=1000000000 is "
+                                                              "outside 4000..192000"),
+    "rate nan": (dict(settings=_settings(sample_rate=float("nan"))), "sample_rate"),
+    "rate 22050.5": (dict(settings=_settings(sample_rate=22050.5)), "must be an integer"),
+    "rate as text": (dict(settings=_settings(sample_rate="22050")), "sample_rate"),
+    "seconds 0": (dict(settings=_settings(segment_seconds=0)), "segment_seconds"),
+    "seconds 1e9": (dict(settings=_settings(segment_seconds=1e9)), "segment_seconds"),
+    "seconds inf": (dict(settings=_settings(segment_seconds=float("inf"))), "segment_seconds"),
+    "n_fft 0": (dict(settings=_settings(n_fft=0)), "n_fft"),
+    "n_fft 1e9": (dict(settings=_settings(n_fft=10**9)), "n_fft"),
+    "n_mels 1e5": (dict(settings=_settings(n_mels=100_000)), "n_mels"),
+    "hop over n_fft": (dict(settings=_settings(hop_length=4096)), "exceeds n_fft"),
+    "n_mfcc over n_mels": (dict(settings=_settings(n_mfcc=100)), "cannot exceed n_mels"),
+    "other features": (dict(settings=_settings(n_mfcc=40)), "the model reads mfcc of shape "
+                                                            "(20, 65), its feature settings "
+                                                            "give (40, 65)"),
+    "settings not a dict": (dict(settings="quick"), "must be a mapping"),
+    "settings missing a key": (dict(settings={"sample_rate": 22050}), "missing"),
+    "huge input in spec": (dict(spec=None), "input shape [20, 1000000000] is not two positive"),
+    "info a list": (dict(info=[1]), "info must be a dict"),
+    "history text": (dict(history="x"), "history must be a dict"),
+    "state_dict a number": (dict(state_dict=5), "state_dict is not a dict"),
+    "a weight a number": (dict(state_dict={"net.x": 3}), "'net.x' is not a tensor"),
+    "spec a number": (dict(spec=5), "cannot rebuild the model"),
+}
+
+
+@pytest.fixture
+def hand_edits(tmp_path):
+    good = checkpoint.save(build("cnn1d"), tmp_path / "good.pt", settings=SETTINGS)
+    raw = torch.load(good, weights_only=True)
+    files = {}
+    for case, (changes, _) in HAND_EDITS.items():
+        if case == "nan weights":
+            state = {k: v.detach() for k, v in _nan_model().state_dict().items()}
+            changes = dict(state_dict=state, digest=checkpoint._digest(state))
+        elif case == "huge input in spec":
+            changes = dict(spec={**raw["spec"], "input_shapes": [[20, 10**9]]})
+        files[case] = _edited(raw, tmp_path, case.replace(" ", "_") + ".pt", **changes)
+    return files
+
+
+#: Edits that load (the file is whole) but whose features are not what the model reads:
+#: predict and evaluate refuse them (Checkpoint.check_inputs), before computing any.
+LOADS_BUT_UNUSABLE = {"other features"}
+
+
+def test_hand_edited_checkpoints_give_one_line(hand_edits):
+    for case, path in hand_edits.items():
+        with pytest.raises(checkpoint.CheckpointError) as caught:
+            if case in LOADS_BUT_UNUSABLE:
+                checkpoint.load(path).check_inputs()
+            else:
+                checkpoint.load(path)
+        message = str(caught.value)
+        assert message.startswith(f"{path}: ") and HAND_EDITS[case][1] in message, (case,
+                                                                                      message)
+        assert "\n" not in message, case
+
+
+def test_hand_edited_checkpoints_in_predict_and_evaluate(hand_edits, make_gtzan, capsys):
+    """As a user meets them: ``genre-lab predict`` and ``evaluate`` exit 2 with one line."""
+    from conftest import write_tone
+    from genre_lab import cli
+
+    root = make_gtzan(clips=1)
+    clip = write_tone(root.parent / "clip.wav", seconds=4.0)
+    for case, path in hand_edits.items():
+        for argv in (["predict", str(path), str(clip)], ["evaluate", str(path), str(root)]):
+            capsys.readouterr()
+            assert cli.main(argv) == 2, (case, argv[0])
+            captured = capsys.readouterr()
+            assert captured.out == "", (case, argv[0])
+            err = captured.err.strip()
+            assert len(err.splitlines()) == 1 and str(path) in err, (case, argv[0], err)
+            assert HAND_EDITS[case][1] in err, (case, argv[0], err)

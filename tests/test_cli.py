@@ -533,3 +533,14 @@ def test_every_number_has_a_bound(argv, fragment, capsys):
 def test_the_cli_bounds_are_synths():
     assert (cli.MAX_CLIPS_PER_GENRE, cli.MAX_SECONDS) == (synth.MAX_CLIPS_PER_GENRE,
                                                           synth.MAX_SECONDS)
+
+
+def test_a_diverging_training_saves_nothing(synthetic_root, tmp_path, capsys, monkeypatch):
+    """Adam at the bounded rates (<= 10) did not diverge here; above them it does, and the
+    run stops with one line and no model (it was saved, with NaN in metrics.json)."""
+    monkeypatch.setattr(cli, "MAX_LEARNING_RATE", 1e9)
+    assert cli.main(["train", str(synthetic_root), "--model", "mlp", "--out",
+                     str(tmp_path / "run"), "--epochs", "3", "--lr", "1e8", "--quiet"]) == 2
+    one_line_error(capsys, "training diverged at epoch")
+    assert not (tmp_path / "run" / "model.pt").exists()
+    assert not (tmp_path / "run" / "metrics.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 import pytest
@@ -234,3 +235,76 @@ def test_links_and_unreadable_entries_are_skipped_and_reported(make_gtzan, monke
         assert len(gtzan.track_table(root)) == 21
     assert cli.main(["check", str(root)]) == 1
     assert "rock.00005.wav: cannot read the file (Permission denied)" in capsys.readouterr().out
+
+
+# --- what check must not pass: files that later break features or training ------------------
+
+
+def _float_writer(y, sr=22050):
+    return lambda p: sf.write(str(p), np.asarray(y, np.float32), sr, subtype="FLOAT")
+
+
+def _noise(seconds=4.0, sr=22050, scale=0.3, channels=1):
+    shape = (int(seconds * sr), channels) if channels > 1 else int(seconds * sr)
+    return np.random.default_rng(0).uniform(-1, 1, shape) * scale
+
+
+@pytest.mark.parametrize("name, y, sr, reason", [
+    # finite, but the log-mel overflows into NaN; check used to call it fine
+    ("rock.00008.wav", _noise(scale=1e30), 22050, "samples reach"),
+    ("rock.00008.wav", np.where(np.arange(22050 * 4) == 500, np.nan, _noise()), 22050,
+     "contains NaN or infinite samples"),
+    ("rock.00008.wav", np.where(np.arange(22050 * 4) == 500, -np.inf, _noise()), 22050,
+     "contains NaN or infinite samples"),
+    # 5 frames at 1 Hz pass the 3-s minimum and resample to 5 s of nothing
+    ("blues.00004.wav", _noise(seconds=5, sr=1), 1, "sample rate 1 Hz is below 4000 Hz"),
+    ("blues.00004.wav", _noise(sr=2000), 2000, "sample rate 2000 Hz is below 4000 Hz"),
+    # not all zero, but nothing above -80 dBFS: predict calls it silent too
+    ("jazz.00006.wav", _noise(scale=1e-5), 22050, "silent (peak"),
+])
+def test_check_reports_files_that_would_break_features_or_training(make_gtzan, capsys, name, y,
+                                                                   sr, reason):
+    report, path = _scan_one_bad(make_gtzan, name, _float_writer(y, sr))
+    assert reason in _reason(report, path) and not report.ok
+    assert path.stem not in set(report.tracks.track_id)
+    assert cli.main(["check", str(report.root)]) == 1
+    assert f"{path.name}: {reason}" in capsys.readouterr().out
+    # what check refuses, load refuses (silence: only check and predict refuse it)
+    with pytest.raises(audio.AudioError) if "silent" not in reason else nullcontext():
+        audio.load(path)
+
+
+def test_float_file_a_little_over_full_scale_is_kept_with_a_note(make_gtzan):
+    report, path = _scan_one_bad(make_gtzan, "metal.00007.wav", _float_writer(_noise(scale=1.5)))
+    assert report.ok
+    note = report.tracks.set_index("track_id").loc["metal.00007"].note
+    assert "peak 1.5 above full scale (1.0), used as it is" in note
+
+
+def test_eight_channels_are_converted_not_skipped(make_gtzan):
+    report, path = _scan_one_bad(make_gtzan, "disco.00009.wav",
+                                 lambda p: write_tone(p, seconds=4.0, channels=8))
+    assert report.ok
+    assert "8 channels, mixed to mono" in report.tracks.set_index("track_id").loc[
+        "disco.00009"].note
+    assert audio.load(path).shape == (4 * 22050,)
+
+
+def test_training_skips_what_check_reports(make_gtzan, tmp_cache, tmp_path, capsys):
+    """The adversarial run: one float WAV of samples near 1e30 among good clips. ``check``
+    names it; ``train`` leaves it out (one warning) and writes finite, valid JSON."""
+    import json
+
+    root = make_gtzan(clips=5)
+    loud = root / "genres" / "rock" / "rock.00005.wav"
+    _float_writer(_noise(scale=1e30))(loud)
+    assert cli.main(["check", str(root)]) == 1
+    assert "rock.00005.wav: samples reach" in capsys.readouterr().out
+    out = tmp_path / "run"
+    with pytest.warns(gtzan.BadAudioWarning, match=r"rock\.00005\.wav: samples reach"):
+        assert cli.main(["train", str(root), "--model", "cnn1d", "--out", str(out),
+                         "--epochs", "1", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    assert all(np.isfinite(metrics["history"]["train_loss"]))
+    assert "rock.00005" not in metrics["data"]["test_tracks"]

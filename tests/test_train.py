@@ -169,3 +169,67 @@ def test_cuda_mixed_precision_matches_cpu_learning():
     model, gpu = fit_once(seed=5, epochs=6, device="cuda")          # amp on by default
     assert train.autocast_dtype(torch.device("cuda"), None) in (torch.bfloat16, torch.float16)
     assert max(gpu.val_accuracy) >= max(cpu.val_accuracy) - 0.1
+
+
+# ------------------------------------------------------------------- nothing non-finite out
+def _one_line(err) -> str:
+    message = str(err)
+    assert "\n" not in message, message
+    return message
+
+
+@pytest.mark.parametrize("name, caught_by", [
+    ("mlp", "the training loss is nan"),            # NaN from the second batch on
+    ("cnn1d", "running_var holds NaN or infinite"),  # the loss stays finite, batch norm not
+])
+def test_a_diverging_run_raises_and_returns_nothing(name, caught_by):
+    """What ``genre-lab train --lr 1e8`` (or TrainConfig(lr=1e8) in a notebook) does: an
+    error naming where, the learning rate and what to try; no history, so nothing is saved."""
+    with pytest.raises(train.TrainingDiverged) as caught:
+        fit_once(name=name, lr=1e8)
+    message = _one_line(caught.value)
+    assert message.startswith("training diverged at epoch 1") and caught_by in message
+    assert "learning rate 1e+08" in message and "try a smaller learning rate" in message
+    assert caught.value.epoch == 1 and caught.value.lr == 1e8
+    assert isinstance(caught.value, ValueError)  # the CLI's one-line errors
+
+
+def test_a_validation_loss_that_is_not_finite_is_divergence():
+    # one batch, one epoch: the loss was finite, the step left huge (finite) weights whose
+    # logits overflow on the validation tracks
+    X, y = toy_data(n=40)
+    model = models.build("lstm", [X.shape[1:]])
+    config = train.TrainConfig(epochs=1, batch_size=40, lr=3e37)
+    with pytest.raises(train.TrainingDiverged) as caught:
+        train.fit(model, [X], y, [X[:8]], y[:8], config, progress=False)
+    assert "at epoch 1: the validation loss is nan" in _one_line(caught.value)
+    assert caught.value.batch is None
+
+
+@pytest.mark.parametrize("lr", [float("inf"), float("nan"), -1.0])
+def test_a_learning_rate_that_is_not_a_finite_number_is_refused(lr):
+    with pytest.raises(ValueError, match="learning rate must be a finite number"):
+        fit_once(lr=lr, epochs=1)
+
+
+def test_non_finite_or_overflowing_inputs_are_refused():
+    X, y = toy_data()
+    model = models.build("cnn1d", [X.shape[1:]])
+    bad = X.copy()
+    bad[5, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"train_inputs\[0\] holds 1 NaN or infinite"):
+        train.fit(model, [bad], y, progress=False)
+    with pytest.raises(ValueError, match=r"val_inputs\[0\] holds 1 NaN or infinite"):
+        train.fit(model, [X[:80]], y[:80], [bad[:10]], y[:10], progress=False)
+    huge = X * np.float32(1e36)  # finite, but its variance overflows float32
+    with pytest.raises(ValueError, match="standardisation fitted on train_inputs is not finite"):
+        train.fit(model, [huge], y, progress=False)
+
+
+def test_predict_logits_never_returns_nan():
+    model, _ = fit_once(epochs=1)
+    with torch.no_grad():
+        model.net.head[-1].bias[0] = float("nan")  # the last linear layer
+    X, _ = toy_data()
+    with pytest.raises(ValueError, match="NaN or infinite logits for 120 of 120"):
+        train.predict_logits(model, [X])

@@ -138,8 +138,11 @@ def test_split_all_is_for_probes_and_evaluate_says_training_tracks(synthetic_roo
     assert cli.main(["train", str(synthetic_root), "--model", "probe-msd", "--out", str(out),
                      "--split", "all", "--quiet"]) == 0
     assert "no test tracks" in capsys.readouterr().out
-    assert cli.main(["evaluate", str(out), str(synthetic_root)]) == 0
-    assert "its training tracks: not a test" in capsys.readouterr().out
+    # every track is a training track: no test unless asked for (the CLI's --tracks)
+    assert cli.main(["evaluate", str(out), str(synthetic_root)]) == 2
+    assert "add --tracks all" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(out), str(synthetic_root), "--tracks", "all"]) == 0
+    assert "trained or early-stopped on (not a test)" in capsys.readouterr().out
     assert cli.main(["train", str(synthetic_root), "--model", "cnn1d", "--out",
                      str(tmp_path / "x"), "--split", "all", "--quiet"]) == 2
     assert "for probes only" in capsys.readouterr().err
@@ -163,6 +166,40 @@ def test_tag_files_and_name_bad_ones(module_cache, tmp_path, capsys):
     assert row["top"][0]["probability"] == pytest.approx(float(mean.max()), abs=1e-6)
     assert "bad.wav" in captured.err and "1 of 2 file(s)" in captured.err
     assert "Traceback" not in captured.err
+
+
+def _float_noise(path, peak, seconds=7.0, sr=22050):
+    import soundfile as sf
+
+    y = np.random.default_rng(0).uniform(-1, 1, int(seconds * sr)) * peak
+    sf.write(str(path), y.astype(np.float32), sr, subtype="FLOAT")
+    return path
+
+
+def test_no_nan_probability_leaves_tag_or_a_probes_predict(msd, module_cache, tmp_path, capsys):
+    """Float files of huge samples gave NaN probabilities in ``tag`` and ``predict``: samples
+    near 1e30 are refused (one line naming the file), loud ones up to the bound give finite
+    probabilities."""
+    garbage = _float_noise(tmp_path / "garbage.wav", 1e30)
+    loud = _float_noise(tmp_path / "loud.wav", audio.MAX_PEAK)
+    mtt = transfer.load_model("MTT_musicnn")
+    with pytest.raises(audio.AudioError, match="garbage.wav: samples reach"):
+        transfer.tag_file(garbage, mtt)
+    assert all(np.isfinite(p) and 0 <= p <= 1 for _, p in transfer.tag_file(loud, mtt, top=50))
+    assert cli.main(["tag", str(garbage), str(loud), "--json", "--top", "50"]) == 1
+    captured = capsys.readouterr()
+    assert all(np.isfinite(t["probability"]) for t in json.loads(captured.out)["top"])
+    assert "garbage.wav: samples reach" in captured.err and "Traceback" not in captured.err
+    # a probe through predict: the same audio rules
+    probe = transfer.Probe("MSD_musicnn", "penultimate")
+    probe.backbone.load_state_dict(msd.state_dict())
+    path = checkpoint.save(probe, tmp_path / "probe.pt", settings=transfer.SETTINGS)
+    assert cli.main(["predict", str(path), str(garbage), str(loud), "--json", "--top", "10"]) == 1
+    captured = capsys.readouterr()
+    top = json.loads(captured.out)["top"]
+    assert all(np.isfinite(t["probability"]) for t in top)
+    assert sum(t["probability"] for t in top) == pytest.approx(1.0, abs=1e-5)
+    assert "garbage.wav: samples reach" in captured.err
 
 
 def test_unknown_layer_and_backbone_are_named():

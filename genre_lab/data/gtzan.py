@@ -6,7 +6,8 @@ Two layouts are recognised, from the folder a user points at (or any folder insi
 * the Kaggle copy: ``ROOT/Data/genres_original/<genre>/<genre>.000NN.wav``.
 
 Every file is checked before anything trains on it. A file that cannot be used (not audio,
-empty, truncated, silent, too short, misnamed, a duplicate id) is skipped, and one warning
+empty, truncated, silent, too short, misnamed, a duplicate id, or what ``genre_lab.audio``
+refuses: NaN/infinite or absurdly loud samples, a rate below 4 kHz) is skipped, and one warning
 lists every skipped file and why; ``strict=True`` raises instead. Files that are usable but
 not in GTZAN's format (stereo, another rate, 8-bit) are kept and noted: ``genre_lab.audio``
 converts them on load. GTZAN really has such a file: the Kaggle copy's ``jazz.00054.wav``
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from .. import GENRES
+from .. import GENRES, audio
 from ..config import SAMPLE_RATE
 
 #: Where the genre folders sit below the folder a user names, per layout.
@@ -173,16 +174,23 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, min_seconds: float):
         return meta, f"truncated file (header: {truncated})", None
     if info.frames == 0:
         return meta, "no audio samples", None
+    rate_problem = audio.sample_rate_problem(info.samplerate)
+    if rate_problem:
+        return meta, rate_problem, None
     if meta["duration"] < min_seconds:
         return meta, f"too short ({meta['duration']:.2f} s < {min_seconds:g} s)", None
     try:
         y, _ = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
         return meta, f"cannot decode audio ({err})", None
-    if not np.isfinite(y).all():
-        return meta, "contains NaN or infinite samples", None
-    if not np.any(y):
+    peak = float(np.maximum(y.max(), -y.min()))  # NaN propagates
+    peak_problem = audio.peak_problem(peak)
+    if peak_problem:
+        return meta, peak_problem, None
+    if peak == 0:
         return meta, "silent (every sample is zero)", None
+    if peak < audio.SILENCE_PEAK:
+        return meta, f"silent (peak {peak:.2g}, below -80 dBFS)", None
     notes = []
     if info.channels != 1:
         notes.append(f"{info.channels} channels, mixed to mono on load")
@@ -190,6 +198,8 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, min_seconds: float):
         notes.append(f"{info.samplerate} Hz, resampled to {SAMPLE_RATE} Hz on load")
     if info.subtype != "PCM_16":
         notes.append(f"{info.subtype} samples (GTZAN is PCM_16)")
+    if peak > 1:
+        notes.append(f"peak {peak:.3g} above full scale (1.0), used as it is")
     return meta, None, "; ".join(notes) or None
 
 

@@ -54,6 +54,12 @@ LAYERS = {"musicnn": ("penultimate", "mean_pool", "max_pool", "taggram"),
 #: Bumped when what :func:`embed` stores or how it computes it changes (2: the float32 log).
 _FORMAT = 2
 _BATCH = 32
+#: musicnn rounds its mel spectrogram to float16 (``musicnn.log_compress``): a mel value over
+#: float16's largest (a signal far over full scale, e.g. a float file peaking at 10) becomes
+#: inf there, then NaN through the network. Such values saturate at the log of the largest
+#: instead, as a limiter would; every other value is musicnn's own.
+_LOG_MEL_MAX = float(np.log10(np.float32(10000) * np.float32(np.finfo(np.float16).max)
+                              + np.float32(1)))
 #: musicnn's copyright and permission notice (the wheel's LICENSE.md; LICENSES/musicnn-ISC.txt):
 #: its ISC licence asks for it in every copy of the weights, so every probe's spec carries it.
 MUSICNN_NOTICE = (
@@ -108,15 +114,17 @@ def load_model(name: str = "MSD_musicnn") -> nn.Module:
 
 def segment_patches(y: np.ndarray, **kwargs) -> np.ndarray:
     """``(segments, 187, 96)`` musicnn patches of a mono 16-kHz signal (or of one segment, or
-    of a ``(n, SEGMENT_SAMPLES)`` batch of segments); ``kwargs`` go to ``log_mel``."""
+    of a ``(n, SEGMENT_SAMPLES)`` batch of segments); ``kwargs`` go to ``log_mel``. Values
+    that musicnn's float16 rounding would make infinite saturate (:data:`_LOG_MEL_MAX`)."""
     y = np.asarray(y, dtype=np.float32)
     rows = y if y.ndim == 2 else audio.segment(y, sr=musicnn.SR, seconds=SEGMENT_SECONDS)
     if rows.shape[1] != SEGMENT_SAMPLES:
         raise ValueError(f"segments must have {SEGMENT_SAMPLES} samples, got {rows.shape[1]}")
     out = np.empty((len(rows), musicnn.N_FRAMES, musicnn.N_MELS), np.float32)
     for start in range(0, len(rows), _BATCH):  # librosa's STFT over a batch of segments
-        out[start:start + _BATCH] = musicnn.log_mel(rows[start:start + _BATCH], **kwargs
-                                                    )[:, :musicnn.N_FRAMES]
+        with np.errstate(over="ignore"):  # the float16 overflow, saturated below
+            mel = musicnn.log_mel(rows[start:start + _BATCH], **kwargs)[:, :musicnn.N_FRAMES]
+        out[start:start + _BATCH] = np.minimum(mel, _LOG_MEL_MAX)
     return out
 
 
@@ -390,12 +398,16 @@ def tag_file(path, model: nn.Module, *, top: int = 5) -> list[tuple[str, float]]
     its segments, with their mean probabilities, streamed (memory stays flat).
 
     Raises:
-        AudioError, FileNotFoundError: as :func:`genre_lab.audio.stream_segments`.
+        AudioError, FileNotFoundError: as :func:`genre_lab.audio.stream_segments` (which
+            refuses NaN, infinite and absurdly loud samples); AudioError too should a
+            probability not be finite (never returned).
     """
     total, count = 0.0, 0
     for batch in audio.stream_segments(path, sr=musicnn.SR, seconds=SEGMENT_SECONDS):
         total = total + embed_segments(model, batch, ("taggram",))["taggram"].sum(axis=0)
         count += len(batch)
     mean = total / count
+    if not np.isfinite(mean).all():
+        raise audio.AudioError(path, "the tagger gave NaN or infinite probabilities")
     order = np.argsort(mean)[::-1][:top]
     return [(model.tags[i], float(mean[i])) for i in order]
