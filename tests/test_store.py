@@ -362,8 +362,8 @@ def test_touched_but_unchanged_file_is_fine_and_hashed_once(tmp_cache, monkeypat
     later = (root / "a.txt").stat().st_mtime_ns + 5_000_000_000
     os.utime(root / "a.txt", ns=(later, later))
     hashed = []
-    real = store.folders._file_sha256  # the manifest check's, in genre_lab/store/folders.py
-    monkeypatch.setattr(store.folders, "_file_sha256",
+    real = store.folders.file_sha256  # the manifest check's, in genre_lab/store/folders.py
+    monkeypatch.setattr(store.folders, "file_sha256",
                         lambda p: hashed.append(p.name) or real(p))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

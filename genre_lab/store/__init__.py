@@ -39,14 +39,15 @@ from .. import __version__
 from ..config import cache_dir
 from .files import _HOST as _HOST  # "X as X": re-exported, used as store.X
 from .files import STALE_TEMP_SECONDS as STALE_TEMP_SECONDS
-from .files import _one_line, _temp_name, atomic_write
+from .files import _one_line, _temp_name, atomic_write, file_sha256, pid_alive
 from .folders import MANIFEST as MANIFEST
 from .folders import _folder_problem, _write_manifest
 from .npz import _npz_writer, _read_npz, _storable
 from .tables import _decode_table, _encode_table
 
 __all__ = ["FORMAT", "atomic_write", "cached_arrays", "cached_folder", "cached_table",
-           "entry_path", "fingerprint", "key_hash", "locked", "model_path"]
+           "entry_path", "file_sha256", "fingerprint", "key_hash", "locked", "model_path",
+           "pid_alive"]
 
 #: Version of the on-disk layout; part of every key hash, so a change invalidates old entries.
 FORMAT = 2

@@ -45,7 +45,17 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
-def _pid_alive(pid: int) -> bool:
+def file_sha256(path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on POSIX; elsewhere assumed alive, to be safe)."""
     if os.name != "posix":  # no safe probe (os.kill terminates on Windows): assume alive
         return True
     try:
@@ -84,7 +94,7 @@ def _remove_stale_temps(folder: Path) -> None:
             stale = in_cache and now - st.st_mtime > STALE_TEMP_SECONDS
         else:
             stale = now - st.st_mtime > STALE_TEMP_SECONDS or (
-                match["host"] == _HOST and not _pid_alive(int(match["pid"])))
+                match["host"] == _HOST and not pid_alive(int(match["pid"])))
         if stale:
             try:
                 os.unlink(entry.path)

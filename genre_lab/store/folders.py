@@ -4,23 +4,14 @@ and the sha256 of a file whose mtime changed)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from .files import _MAX_JSON_BYTES, _one_line, atomic_write
+from .files import _MAX_JSON_BYTES, _one_line, atomic_write, file_sha256
 
 #: The manifest a data folder gets last: relative file paths with size, mtime_ns and sha256.
 MANIFEST = ".complete.json"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _folder_problem(root: Path) -> str | None:
@@ -57,7 +48,7 @@ def _folder_problem(root: Path) -> str | None:
             return f"{rel} has {st.st_size} bytes, the manifest says {entry['size']}"
         if st.st_mtime_ns != entry["mtime_ns"]:
             try:
-                digest = _file_sha256(root / rel)
+                digest = file_sha256(root / rel)
             except OSError as err:
                 return f"{rel} is unreadable ({_one_line(err)})"
             if digest != entry["sha256"]:
@@ -93,6 +84,6 @@ def _write_manifest(folder: Path, fmt: int) -> None:
         if path.is_file() and path.name != MANIFEST:
             st = path.stat()
             files[path.relative_to(folder).as_posix()] = dict(
-                size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=_file_sha256(path))
+                size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=file_sha256(path))
     text = json.dumps({"format": fmt, "files": files}, indent=0)
     atomic_write(folder / MANIFEST, lambda f: f.write(text.encode()))

@@ -14,6 +14,7 @@ import socket
 import tempfile
 from pathlib import Path
 
+from ... import store
 from .errors import FetchError, _one_line
 
 
@@ -55,16 +56,6 @@ def _temp_folder(dest: Path, prefix: str) -> Path:
     return folder
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: another user's live process
-        return True
-    return True
-
-
 def _remove_stale(dest: Path, kind: str) -> None:
     """Remove the temporary folders of ``kind`` ("new": unpacked or downloaded files; "old":
     an earlier copy moved aside) that a run killed on this host left in ``dest``.
@@ -87,7 +78,7 @@ def _remove_stale(dest: Path, kind: str) -> None:
                     and owner.get("host") == socket.gethostname())
         except (OSError, ValueError, TypeError, AttributeError):
             continue
-        if not ours or pid == os.getpid() or _pid_alive(pid):
+        if not ours or pid == os.getpid() or store.pid_alive(pid):
             continue
         if kind == "old":
             try:

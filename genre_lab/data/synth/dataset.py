@@ -61,14 +61,6 @@ def _write_clip(genre: str, seed: int, index: int, seconds: float, folder: Path)
     return {"track_id": track_id, **params}, size, digest
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _recorded(root: Path) -> dict[str, set[tuple[int, str]]]:
     """What earlier runs wrote into ``root``: relative path -> {(size, sha256)}, from the
     record of a finished run and the journal of an interrupted one (unreadable parts: none)."""
@@ -98,7 +90,7 @@ def _is_recorded(path: Path, versions: set[tuple[int, str]]) -> bool:
     except OSError:
         return False
     return stat.S_ISREG(st.st_mode) and any(size == st.st_size for size, _ in versions) and \
-        (st.st_size, _sha256(path)) in versions
+        (st.st_size, store.file_sha256(path)) in versions
 
 
 def _earlier_files(root: Path) -> tuple[list[Path], Path | None]:
