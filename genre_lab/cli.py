@@ -142,23 +142,16 @@ def _is_checkpoint(path: Path) -> bool:
     return isinstance(raw, dict) and {"spec", "state_dict"} <= set(raw)
 
 
-def _track_digests(tracks) -> dict:
-    """A short sha256 of every track's file: evaluate tells the same recording from another
-    one with the same track id (a synthetic blues.00000 is not GTZAN's)."""
-    from . import store
-
-    return {str(track_id): store.file_sha256(path)[:16]
-            for track_id, path in zip(tracks.track_id, tracks.path, strict=True)}
-
-
 def _data_info(args, tracks, profile) -> dict:
     """What evaluate needs to know which tracks a model saw, and in which role."""
+    from .inference import track_digests
+
     sides = {side: [str(t) for t in tracks.track_id[tracks.split == side]]
              for side in ("train", "val", "test")}
     return dict(root=str(args.root), source=tracks.attrs.get("source"), profile=profile.name,
                 split=args.split, seed=args.seed, test_tracks=sides["test"],
                 train_tracks=sides["train"], val_tracks=sides["val"],
-                track_sha256=_track_digests(tracks))
+                track_sha256=track_digests(tracks))
 
 
 def _save(save, path: Path, name: str) -> Path:
@@ -279,169 +272,41 @@ def _train_probe(args, out: Path, tracks, profile) -> int:
     return 0
 
 
-def _track_roles(tracks, data: dict) -> tuple[dict, bool]:
-    """``{track_id: role}`` for the tracks of a folder, from a checkpoint's data facts: "test"
-    (its test tracks), "trained" (its training or validation tracks) or "unseen"; and whether
-    the files were compared (checkpoints before track_sha256 matched ids only)."""
-    roles_by_id = {str(t): "test" for t in data.get("test_tracks", [])}
-    roles_by_id.update({str(t): "trained" for key in ("train_tracks", "val_tracks")
-                        for t in data.get(key, [])})
-    saved_digests = data.get("track_sha256")
-    ids = [str(t) for t in tracks.track_id]
-    if saved_digests is None:
-        return {t: roles_by_id.get(t, "unseen") for t in ids}, False
-    # a recording with the same id but other bytes (a synthetic set, a re-encoded copy) is
-    # another recording: unseen
-    named = tracks[[t in saved_digests for t in ids]]
-    digests = _track_digests(named) if len(named) else {}
-    return {t: roles_by_id.get(t, "unseen") if digests.get(t) == saved_digests.get(t)
-            else "unseen" for t in ids}, True
-
-
 def _evaluate(args) -> int:
-    import numpy as np
-
     from . import checkpoint
-    from .data import load_tracks
-    from .evaluate import evaluate
-    from .features.segments import segment_features
-    from .train import predict_logits
+    from .inference import evaluate_folder
 
     saved = checkpoint.load(args.model_dir)
-    saved.check_inputs()
-    model, labels = saved.model, list(saved.labels)
-    tracks = load_tracks(args.root, profile="full")
-    known = tracks.genre.isin(labels)
-    left_out = sorted(set(tracks.genre[~known]))
-    tracks = tracks[known]
-    if not len(tracks):
-        raise ValueError(f"{args.root}: no track of a genre the model knows "
-                         f"({', '.join(labels)})")
-    data = saved.info.get("data")
-    data = data if isinstance(data, dict) else {}  # free facts: a chapter may save a string
-    roles, compared = _track_roles(tracks, data)
-    counts = {role: sum(r == role for r in roles.values())
-              for role in ("test", "trained", "unseen")}
-    choice = args.tracks
-    if choice == "auto":
-        choice = "test" if counts["test"] else "unseen" if counts["unseen"] else None
-        if choice is None:
-            raise ValueError(f"{args.root}: every track is one the model was trained or "
-                             "early-stopped on, so its score is no test; add --tracks all to "
-                             "score them anyway")
-    if choice != "all" and not counts[choice]:
-        raise ValueError(f"{args.root}: none of its tracks is {_ROLE_TEXT[choice]}")
-    if choice != "all":
-        tracks = tracks[[roles[str(t)] == choice for t in tracks.track_id]]
-    scope = _scope_text(choice, counts, len(data.get("test_tracks", [])), compared, left_out)
-    if model.kinds == ("audio",):  # a probe: vectors of its frozen network, cached
-        from .pretrained.transfer import embed
-
-        first = embed(tracks, model.backbone, progress=not args.json)[model.layer]
-        logits = model.logits(first.X).detach().numpy()
-    else:
-        segments = segment_features(tracks, saved.settings, progress=not args.json)
-        first = segments[model.kinds[0]]
-        try:
-            logits = predict_logits(model, [segments[k].X for k in model.kinds])
-        except ValueError:
-            logits = np.full((len(first.X), len(labels)), np.nan)
-    if not np.isfinite(logits).all():
-        bad = sorted(set(first.track_id[~np.isfinite(logits).all(axis=1)]))
-        raise ValueError(f"{saved.path}: {_NOT_FINITE} on {len(bad)} track(s), e.g. {bad[0]}")
-    genre_of = dict(zip(tracks.track_id.astype(str), tracks.genre, strict=True))
-    truth = np.array([labels.index(genre_of[str(t)]) for t in first.track_id])  # model's order
-    result = evaluate(logits, truth, first.track_id, genres=labels)
-    result.update(model=model.name, evaluated_on=choice, scope=scope, root=str(args.root),
-                  tracks={k: v for k, v in counts.items()},
-                  track_ids=sorted(map(str, set(first.track_id))), left_out_genres=left_out)
+    result = evaluate_folder(saved, args.root, tracks=args.tracks, progress=not args.json)
     if args.json:
         print(json.dumps(result, allow_nan=False))
     else:
-        print(f"{model.name} on {result['n_tracks']} tracks: {scope}")
+        print(f"{result['model']} on {result['n_tracks']} tracks: {result['scope']}")
         print(f"  segment accuracy {result['segment_accuracy']:.3f}")
         print(f"  track accuracy   {result['track_accuracy']:.3f} (mean of logits), "
               f"{result['track_accuracy_vote']:.3f} (majority vote)")
     return 0
 
 
-_ROLE_TEXT = dict(test="one of the model's test tracks",
-                  unseen="unseen by the model (neither its training nor its validation tracks)")
-
-
-def _scope_text(choice: str, counts: dict, n_test: int, compared: bool, left_out) -> str:
-    """Which tracks were scored, in words."""
-    if choice == "test":
-        text = f"its test tracks, {counts['test']} of {n_test}"
-        if counts["test"] < n_test:
-            text += f" ({n_test - counts['test']} not in the folder)"
-    elif choice == "unseen":
-        text = "tracks it never saw in training (none of its test tracks is in the folder)"
-    else:
-        text = (f"every track: {counts['test']} of its test tracks, {counts['trained']} it was "
-                f"trained or early-stopped on (not a test), {counts['unseen']} unseen")
-    if not compared:
-        text += "; tracks matched by id only (a checkpoint saved before genre-lab recorded " \
-                "file hashes)"
-    if left_out:
-        text += f"; left out: genres the model does not know ({', '.join(left_out)})"
-    return text
-
-
-_NOT_FINITE = ("the model's scores are not finite (samples far out of range, or damaged "
-               "weights)")
-
 def _predict(args) -> int:
-    import numpy as np
-    import torch
-
     from . import audio, checkpoint
-    from .features.frontend import FeatureExtractor
-    from .train import predict_logits
+    from .inference import predict_file
 
     saved = checkpoint.load(args.model_dir)
     saved.check_inputs()
-    model, labels, settings = saved.model, saved.labels, saved.settings
-    extract = FeatureExtractor(settings)
     failed = 0
     for file in args.files:
-        # Batches of segments straight from the file: memory stays flat on an hour of audio.
-        total, count, peak = 0.0, 0, 0.0
         try:
-            for batch in audio.stream_segments(file, sr=settings.sample_rate,
-                                               seconds=settings.segment_seconds):
-                peak = max(peak, float(np.abs(batch).max()))
-                if model.kinds == ("audio",):  # a probe reads the segments themselves
-                    inputs = {"audio": batch}
-                else:
-                    with torch.no_grad():
-                        logmel, mfcc = extract(torch.from_numpy(batch))
-                    inputs = {"logmel": logmel.numpy(), "mfcc": mfcc.numpy()}
-                try:
-                    logits = predict_logits(model, [inputs[k] for k in model.kinds])
-                except ValueError:  # NaN or inf: never "rock nan"
-                    raise audio.AudioError(file, _NOT_FINITE) from None
-                total = total + logits.sum(0)
-                count += len(batch)
-            if peak < audio.SILENCE_PEAK:  # as `check` says
-                raise audio.AudioError(file, "no signal: the audio is silent (after mixing "
-                                             "the channels to mono)")
-            if not np.isfinite(total).all():  # finite scores whose sum overflows
-                raise audio.AudioError(file, _NOT_FINITE)
+            top = predict_file(saved, file, top=args.top)
         except (audio.AudioError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)  # the message names the file
             failed += 1
             continue
-        logits = total / count  # the mean over segments, as evaluate pools a track
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        top = np.argsort(probs)[::-1][: args.top]
         if args.json:
-            print(json.dumps(dict(file=str(file), top=[dict(genre=labels[i],
-                                                            probability=float(probs[i]))
-                                                       for i in top])))
+            print(json.dumps(dict(file=str(file), top=[dict(genre=g, probability=p)
+                                                       for g, p in top])))
         else:
-            print(f"{file}: " + ", ".join(f"{labels[i]} {probs[i]:.2f}" for i in top))
+            print(f"{file}: " + ", ".join(f"{g} {p:.2f}" for g, p in top))
     if failed:
         print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0

@@ -22,7 +22,8 @@ LAYERS = [
     {"pretrained"},                     # musicnn's weights, embeddings, probes
     {"augment"},                        # transforms, SpecAugment, mixup, augmented copies
     {"train", "checkpoint"},            # the training loop; the one checkpoint format
-    {"experiment", "compress", "scale"},  # orchestration; pruning, int8; Ray
+    {"experiment", "compress", "scale", "inference"},  # orchestration; pruning, int8; Ray;
+                                        # checkpoint + audio -> answer
     {"plots"},
     {"widgets", "cli"},
 ]
