@@ -83,6 +83,14 @@ class Checkpoint:
                                  self.settings)
         if problem:
             raise CheckpointError(f"{self.path}: {problem}")
+        if self.model.kinds == ("audio",):
+            return
+        try:  # one segment of zeros: a network too deep for its input fails here, in a line
+            with torch.no_grad():
+                self.model(*(torch.zeros(1, *shape) for shape in self.model.input_shapes))
+        except RuntimeError as err:
+            raise CheckpointError(f"{self.path}: the model does not run on inputs of its "
+                                  f"settings' shapes ({store._one_line(err)})") from None
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -188,8 +196,9 @@ def _shapes_problem(input_shapes) -> str | None:
 def _labels_problem(labels) -> str | None:
     if not isinstance(labels, list | tuple):
         return f"labels must be a list of class names, got {type(labels).__name__}"
-    if not all(isinstance(label, str) and label.strip() for label in labels):
-        return f"labels must be non-empty strings, got {list(labels)!r}"
+    if not all(isinstance(label, str) and label.strip() and label.isprintable()
+               for label in labels):  # one label, one printed word: no newline, no control
+        return f"labels must be non-empty printable strings, got {list(labels)!r}"
     if len(set(labels)) != len(labels):
         twice = sorted(label for label, n in Counter(labels).items() if n > 1)
         return f"duplicate labels {twice[:5]}" + (" ..." if len(twice) > 5 else "")
@@ -208,6 +217,12 @@ def _nonfinite_weights(state: dict) -> str | None:
             bad = int((~torch.isfinite(t)).sum())
             return (f"{key} holds {bad} NaN or infinite value(s) (training diverged?); "
                     "retrain the model, e.g. with a smaller learning rate")
+        # what a trained network's statistics can never be: a standard deviation of 0 (its
+        # inputs are divided by it) or a negative variance (batch norm takes its root)
+        if key.endswith(".std") and t.is_floating_point() and not (t > 0).all():
+            return f"{key} holds a standard deviation that is not positive"
+        if key.endswith(".running_var") and not (t >= 0).all():
+            return f"{key} holds a negative variance"
     return None
 
 
@@ -281,7 +296,21 @@ def save(model: models.Classifier, path, *, settings: FeatureSettings, labels=GE
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return store.atomic_write(path, lambda f: torch.save(payload, f), fsync=True)
+    return store.atomic_write(path, lambda f: _torch_save(payload, f, path), fsync=True)
+
+
+def _torch_save(payload: dict, f, path: Path) -> None:
+    # torch.save reports a failed write (a full disk) as a RuntimeError of its zip writer
+    try:
+        torch.save(payload, f)
+    except RuntimeError as err:
+        import errno
+        import shutil
+
+        full = shutil.disk_usage(path.parent).free < (64 << 20)
+        raise OSError(errno.ENOSPC if full else errno.EIO,
+                      "No space left on device" if full else
+                      f"cannot write the checkpoint ({store._one_line(err)})", str(path)) from None
 
 
 # --------------------------------------------------------------------------------- load
@@ -299,6 +328,8 @@ def _fit_problem(model: torch.nn.Module, state: dict) -> str | None:
         if not isinstance(state[k], torch.Tensor) or state[k].shape != t.shape:
             shape = list(state[k].shape) if isinstance(state[k], torch.Tensor) else "no tensor"
             return f"{k} has shape {shape} in the file, {list(t.shape)} in the model"
+        if state[k].dtype != t.dtype:  # load_state_dict would cast it without a word
+            return f"{k} is {state[k].dtype} in the file, {t.dtype} in the model"
     return None
 
 

@@ -62,17 +62,18 @@ def _features(args) -> int:
     if args.out.is_dir():
         raise ValueError(f"{args.out}: is a folder; --out takes a file name, e.g. "
                          f"{args.out / 'features_30_sec.csv'}")
-    if args.out.exists():
-        if not args.overwrite:
-            raise FileExistsError(f"{args.out}: already exists; choose another --out or add "
-                                  "--overwrite")
-        if not _is_feature_table(args.out, COLUMNS):  # --overwrite replaces only our tables
-            raise ValueError(f"{args.out}: not a feature table written by genre-lab (its "
-                             "header differs); not replacing it")
     _check_writable(args.out.parent)
-    tracks = load_tracks(args.root, profile="full")  # every clip, whatever the profile
-    table = feature_table(tracks, seconds=args.seconds, progress=not args.quiet)
-    write_csv(table, args.out)
+    with _only_writer(args.out, "features"):
+        if args.out.exists():
+            if not args.overwrite:
+                raise FileExistsError(f"{args.out}: already exists; choose another --out or "
+                                      "add --overwrite")
+            if not _is_feature_table(args.out, COLUMNS):  # --overwrite replaces only ours
+                raise ValueError(f"{args.out}: not a feature table written by genre-lab (its "
+                                 "header differs); not replacing it")
+        tracks = load_tracks(args.root, profile="full")  # every clip, whatever the profile
+        table = feature_table(tracks, seconds=args.seconds, progress=not args.quiet)
+        write_csv(table, args.out)
     print(f"wrote {len(table)} rows x {table.shape[1]} columns to {args.out}")
     return 0
 
@@ -103,33 +104,50 @@ def _train(args) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: exists and is not a folder (--out takes a folder)")
     _check_writable(out)  # a folder that cannot be written fails now, not after training
-    with _only_writer(out):
-        if (out / "model.pt").exists():
-            if not args.overwrite:
-                raise FileExistsError(f"{out / 'model.pt'}: a model is already there; choose "
-                                      "another --out or add --overwrite")
-            if not _is_checkpoint(out / "model.pt"):  # --overwrite replaces only our models
-                raise ValueError(f"{out / 'model.pt'}: not a genre-lab checkpoint; not "
-                                 "replacing it")
+    with _only_writer(out, "train"):
+        for name, ours in (("model.pt", _is_checkpoint), ("metrics.json", _is_metrics)):
+            if (out / name).exists():
+                if not args.overwrite:
+                    raise FileExistsError(f"{out / name}: already there; choose another --out "
+                                          "or add --overwrite")
+                if not ours(out / name):  # --overwrite replaces only what train wrote
+                    raise ValueError(f"{out / name}: not written by genre-lab train; not "
+                                     "replacing it")
         return _train_locked(args, out)
 
 
 @contextlib.contextmanager
-def _only_writer(out: Path):
-    """Hold ``out`` for this process: two trainings into one folder would replace each
-    other's model without a word."""
+def _only_writer(out: Path, command: str):
+    """Hold ``out`` (a folder, or a file's name) for this process: two runs writing there at
+    once would replace each other's work without a word."""
+    import hashlib
+
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(out / ".genre-lab-train.lock"), timeout=0)
+    from . import config
+
+    # in the cache, not beside the user's files: nothing is left there
+    locks = config.cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    lock = FileLock(str(locks / f"{command}-{name}.lock"), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        raise ValueError(f"{out}: another genre-lab train is writing there; wait for it or "
+        raise ValueError(f"{out}: another genre-lab {command} is writing there; wait for it or "
                          "choose another --out") from None
     try:
         yield
     finally:
         lock.release()
+
+
+def _is_metrics(path: Path) -> bool:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and {"model", "versions", "data"} <= set(report)
 
 
 def _is_checkpoint(path: Path) -> bool:

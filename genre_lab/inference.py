@@ -28,6 +28,12 @@ __all__ = ["NOT_FINITE", "ROLES", "evaluate_folder", "file_probabilities", "pred
            "track_digests", "track_roles"]
 
 NOT_FINITE = "the model's scores are not finite (samples far out of range, or damaged weights)"
+
+
+def _not_finite(saved: Checkpoint) -> str:
+    return NOT_FINITE.replace("the model", str(saved.path))
+
+
 #: What a track was to a model: one of its test tracks, one it was trained or early-stopped
 #: on, or one it never saw.
 ROLES = ("test", "trained", "unseen")
@@ -68,14 +74,14 @@ def file_probabilities(saved: Checkpoint, path) -> np.ndarray:
         try:
             logits = predict_logits(saved.model, _segment_inputs(saved, batch, extract))
         except ValueError:  # NaN or inf: never "rock nan"
-            raise audio.AudioError(path, NOT_FINITE) from None
+            raise audio.AudioError(path, _not_finite(saved)) from None
         total = total + logits.sum(0)
         count += len(batch)
     if peak < audio.SILENCE_PEAK:
         raise audio.AudioError(path, "no signal: the audio is silent (after mixing the "
                                      "channels to mono)")
     if not np.isfinite(total).all():  # finite scores whose sum overflows
-        raise audio.AudioError(path, NOT_FINITE)
+        raise audio.AudioError(path, _not_finite(saved))
     logits = total / count
     probs = np.exp(logits - logits.max())
     return probs / probs.sum()
@@ -111,6 +117,19 @@ def track_roles(tracks, data: dict) -> tuple[dict[str, str], bool]:
     digests = track_digests(named) if len(named) else {}
     return {t: roles_by_id.get(t, "unseen") if digests.get(t) == saved_digests.get(t)
             else "unseen" for t in ids}, True
+
+
+def _data_problem(data: dict) -> str | None:
+    # what track_roles reads, as genre-lab train writes it
+    for key in ("test_tracks", "train_tracks", "val_tracks"):
+        ids = data.get(key, [])
+        if not (isinstance(ids, list) and all(isinstance(t, str) for t in ids)):
+            return f"{key} is not a list of track ids"
+    digests = data.get("track_sha256")
+    if digests is not None and not (isinstance(digests, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in digests.items())):
+        return "track_sha256 is not a table of track ids and hashes"
+    return None
 
 
 def _scope_text(choice: str, counts: dict, n_test: int, compared: bool, left_out) -> str:
@@ -185,6 +204,9 @@ def evaluate_folder(saved: Checkpoint, root, *, tracks: str = "auto",
         raise ValueError(f"{root}: no track of a genre the model knows ({', '.join(labels)})")
     data = saved.info.get("data")
     data = data if isinstance(data, dict) else {}  # free facts: a chapter may save a string
+    problem = _data_problem(data)
+    if problem:
+        raise ValueError(f"{saved.path}: damaged checkpoint facts: {problem}")
     roles, compared = track_roles(table, data)
     counts = {role: sum(r == role for r in roles.values()) for role in ROLES}
     choice = tracks

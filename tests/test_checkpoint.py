@@ -233,8 +233,8 @@ def _settings(**changes):
 HAND_EDITS = {
     "nan weights": (None, "NaN or infinite"),
     "duplicate labels": (dict(labels=["rock"] * 10), "duplicate labels ['rock']"),
-    "empty label": (dict(labels=[""] + list(GENRES[1:])), "non-empty strings"),
-    "numbers as labels": (dict(labels=list(range(10))), "non-empty strings"),
+    "empty label": (dict(labels=[""] + list(GENRES[1:])), "non-empty printable strings"),
+    "numbers as labels": (dict(labels=list(range(10))), "non-empty printable strings"),
     "labels not a list": (dict(labels=5), "labels must be a list"),
     "three labels": (dict(labels=list(GENRES[:3])), "3 labels for a model with 10 classes"),
     "rate 0": (dict(settings=_settings(sample_rate=0)), "sample_rate"),
@@ -262,7 +262,26 @@ HAND_EDITS = {
     "state_dict a number": (dict(state_dict=5), "state_dict is not a dict"),
     "a weight a number": (dict(state_dict={"net.x": 3}), "'net.x' is not a tensor"),
     "spec a number": (dict(spec=5), "cannot rebuild the model"),
+    "label with a newline": (dict(labels=["rock\npop"] + list(GENRES[1:])), "printable"),
+    "integer weights": (None, "is torch.int64 in the file, torch.float32 in the model"),
+    "zero std": (None, "norms.0.std holds a standard deviation that is not positive"),
+    "negative variance": (None, "running_var holds a negative variance"),
+    "too deep for its input": (None, "does not run on inputs of its settings' shapes"),
 }
+
+
+def _state_edit(raw, case):
+    # weights edited as a hand would, with the digest recomputed so that only the edit counts
+    state = {k: v.clone() for k, v in raw["state_dict"].items()}
+    if case == "integer weights":
+        key = next(k for k, v in state.items() if v.dim() > 1)
+        state[key] = state[key].round().long()
+    elif case == "zero std":
+        state["norms.0.std"].zero_()
+    elif case == "negative variance":
+        key = next(k for k in state if k.endswith("running_var"))
+        state[key].fill_(-1.0)
+    return dict(state_dict=state, digest=checkpoint._digest(state))
 
 
 @pytest.fixture
@@ -276,13 +295,21 @@ def hand_edits(tmp_path):
             changes = dict(state_dict=state, digest=checkpoint._digest(state))
         elif case == "huge input in spec":
             changes = dict(spec={**raw["spec"], "input_shapes": [[20, 10**9]]})
+        elif case in ("integer weights", "zero std", "negative variance"):
+            changes = _state_edit(raw, case)
+        elif case == "too deep for its input":  # 0.1-s segments: 5 frames for cnn1d's pools
+            short = config.FeatureSettings(**_settings(segment_seconds=0.1))
+            model = models.build("cnn1d", [(short.n_mfcc, short.n_frames)])
+            path = checkpoint.save(model, tmp_path / "short.pt", settings=short)
+            files[case] = path
+            continue
         files[case] = _edited(raw, tmp_path, case.replace(" ", "_") + ".pt", **changes)
     return files
 
 
 #: Edits that load (the file is whole) but whose features are not what the model reads:
 #: predict and evaluate refuse them (Checkpoint.check_inputs), before computing any.
-LOADS_BUT_UNUSABLE = {"other features"}
+LOADS_BUT_UNUSABLE = {"other features", "too deep for its input"}
 
 
 def test_hand_edited_checkpoints_give_one_line(hand_edits):
@@ -314,3 +341,16 @@ def test_hand_edited_checkpoints_in_predict_and_evaluate(hand_edits, make_gtzan,
             err = captured.err.strip()
             assert len(err.splitlines()) == 1 and str(path) in err, (case, argv[0], err)
             assert HAND_EDITS[case][1] in err, (case, argv[0], err)
+
+
+def test_a_full_disk_while_saving_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    """torch.save reports a failed write as a RuntimeError of its zip writer."""
+    def disk_full(payload, f):
+        f.write(b"PK")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 8000")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError) as caught:
+        checkpoint.save(build("cnn1d"), tmp_path / "model.pt", settings=SETTINGS)
+    assert caught.value.filename == str(tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []  # no half-written file

@@ -389,7 +389,7 @@ def test_predict_and_evaluate_never_answer_nan(trained, synthetic_root, tmp_path
     capsys.readouterr()
     assert cli.main(["predict", str(huge), str(clip), "--json"]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and "not finite" in err and "jazz.00000.wav" in err
+    assert out == "" and "not finite" in err and "jazz.00000.wav" in err and str(huge) in err
     assert cli.main(["evaluate", str(huge), str(synthetic_root), "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "not finite" in err and len(err.strip().splitlines()) == 1
@@ -443,12 +443,35 @@ def test_features_on_a_full_disk_keep_the_old_table(synthetic_root, tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["features.csv"]
 
 
-def test_features_slices_longer_than_every_clip(synthetic_root, tmp_path, capsys):
+def test_features_slices_longer_than_every_clip_or_too_short(synthetic_root, tmp_path, capsys):
     out = tmp_path / "f.csv"
     assert cli.main(["features", str(synthetic_root), "--out", str(out), "--seconds", "100",
                      "--quiet"]) == 2
     one_line_error(capsys, "longer than every clip (the longest is 6.0 s)")
+    assert cli.main(["features", str(synthetic_root), "--out", str(out), "--seconds", "1e-9",
+                     "--quiet"]) == 2  # 6e9 slices per clip
+    one_line_error(capsys, "too short: at least 1 s")
     assert not out.exists()
+
+
+def test_two_feature_tables_into_one_file(synthetic_root, tmp_path, capsys):
+    from filelock import FileLock
+
+    out = tmp_path / "f.csv"
+    with FileLock(str(cli_lock("features", out))):  # another genre-lab features
+        assert cli.main(["features", str(synthetic_root), "--out", str(out), "--quiet"]) == 2
+        one_line_error(capsys, "another genre-lab features is writing there")
+    assert not out.exists()
+
+
+def cli_lock(command, out):
+    import hashlib
+
+    from genre_lab import config
+
+    (config.cache_dir() / "locks").mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
+    return config.cache_dir() / "locks" / f"{command}-{name}.lock"
 
 
 def test_two_trainings_into_one_folder(synthetic_root, tmp_path, capsys):
@@ -456,7 +479,7 @@ def test_two_trainings_into_one_folder(synthetic_root, tmp_path, capsys):
 
     out = tmp_path / "run"
     out.mkdir()
-    with FileLock(str(out / ".genre-lab-train.lock")):  # another genre-lab train at work
+    with FileLock(str(cli_lock("train", out))):  # another genre-lab train at work
         assert train(synthetic_root, out) == 2
         one_line_error(capsys, "another genre-lab train is writing there")
     assert not (out / "model.pt").exists()
@@ -508,8 +531,15 @@ def test_overwrite_replaces_only_a_genre_lab_model(synthetic_root, tmp_path, cap
     out.mkdir()
     (out / "model.pt").write_bytes(b"my own notes")
     assert train(synthetic_root, out, "--overwrite") == 2
-    one_line_error(capsys, "not a genre-lab checkpoint; not replacing it")
+    one_line_error(capsys, "not written by genre-lab train; not replacing it")
     assert (out / "model.pt").read_bytes() == b"my own notes"
+    (out / "model.pt").unlink()
+    (out / "metrics.json").write_text('{"my": "notes"}')
+    assert train(synthetic_root, out) == 2
+    one_line_error(capsys, "--overwrite")
+    assert train(synthetic_root, out, "--overwrite") == 2
+    one_line_error(capsys, "metrics.json: not written by genre-lab train")
+    assert (out / "metrics.json").read_text() == '{"my": "notes"}'
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -544,3 +574,15 @@ def test_a_diverging_training_saves_nothing(synthetic_root, tmp_path, capsys, mo
     one_line_error(capsys, "training diverged at epoch")
     assert not (tmp_path / "run" / "model.pt").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_evaluate_refuses_damaged_facts_in_one_line(trained, synthetic_root, tmp_path, capsys):
+    from genre_lab import checkpoint
+
+    saved = checkpoint.load(trained)
+    for data in (dict(test_tracks=5), dict(track_sha256=[1, 2])):
+        path = checkpoint.save(saved.model, tmp_path / "m.pt", settings=saved.settings,
+                               info=dict(data=data))
+        capsys.readouterr()
+        assert cli.main(["evaluate", str(path), str(synthetic_root)]) == 2
+        one_line_error(capsys, "damaged checkpoint facts")

@@ -52,3 +52,10 @@ def test_filtered_split_from_shared_lists():
     t = splits.filtered_split(full, folder=folder)
     assert len(t) == 930 and t.split.value_counts().to_dict() == {"train": 443, "test": 290,
                                                                     "val": 197}
+
+
+def test_an_artist_split_of_too_few_artists_says_so():
+    tracks = pd.DataFrame(dict(track_id=[f"t{i}" for i in range(8)], genre=["a", "b"] * 4,
+                               artist=["x"] * 4 + ["y"] * 4))
+    with pytest.raises(ValueError, match="needs at least 4 artists .* these tracks have 2"):
+        splits.artist_split(tracks)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -355,6 +357,128 @@ def test_cli_synth_checks_free_space_before_writing(tmp_path, capsys, monkeypatc
     assert status == 2
     _one_line(capsys.readouterr().err.strip(), f"{root}: the set needs 1.32 GB", "0.00 GB")
     assert _files(root) == [Path("keep.txt")]
+
+
+def test_cli_synth_free_space_refusal_removes_the_folder_it_made(tmp_path, capsys,
+                                                                 monkeypatch):
+    monkeypatch.setattr(dataset.shutil, "disk_usage",
+                        lambda path: SimpleNamespace(total=10**12, used=10**12, free=10**3))
+    status, err = _synth_cli(capsys, tmp_path / "new" / "set")
+    assert status == 2
+    _one_line(err, f"{tmp_path / 'new' / 'set'}: the set needs")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["file", "sys"])
+def test_cli_synth_unwritable_place_says_so_not_free_space(tmp_path, capsys, monkeypatch, where):
+    # The adversarial run: `genre-lab synth /sys/kernel/x` said the disk had too little space.
+    if where == "sys":
+        root = Path("/sys/kernel/genre-lab-x")
+        if not sys.platform.startswith("linux") or not Path("/sys/kernel").is_dir():
+            pytest.skip("no /sys")
+    else:  # a place nothing can be created in, even for root: under a file
+        (tmp_path / "file.txt").write_text("mine")
+        root = tmp_path / "file.txt" / "x"
+    monkeypatch.setattr(dataset.shutil, "disk_usage",  # what /sys reports
+                        lambda path: SimpleNamespace(total=0, used=0, free=0))
+    status, err = _synth_cli(capsys, root)
+    assert status == 2
+    _one_line(err, f"error: {root}: cannot write there")
+    assert "free" not in err and not root.exists()
+    if where == "file":
+        assert _contents(tmp_path) == {Path("file.txt"): b"mine"}
+
+
+def test_cli_synth_never_touches_a_file_named_like_a_temporary_file(tmp_path, capsys):
+    # The adversarial run: synth's temporary files had fixed names, so a user's
+    # blues.00000.wav.tmp was overwritten, then renamed away.
+    root = tmp_path / "set"
+    blues = root / "genres" / "blues"
+    blues.mkdir(parents=True)
+    for name in ("blues.00000.wav.tmp", "metadata.csv.tmp"):
+        (blues / name).write_bytes(b"mine: " + name.encode())
+    (root / "metadata.csv.tmp").write_bytes(b"mine too")
+    # A temporary file of a killed run (its process is gone): removed by the next run.
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    stale = Path(f"{dataset.store.temp_name(blues / 'blues.00001.wav')}".replace(
+        f"-{os.getpid()}-", f"-{killed.pid}-"))
+    stale.write_bytes(b"half a clip")
+    before = _contents(root)
+    del before[stale.relative_to(root)]
+    status, err = _synth_cli(capsys, root, "--clips-per-genre", "2")
+    assert status == 0, err
+    after = _contents(root)
+    assert {rel: after[rel] for rel in before} == before  # the user's files, byte for byte
+    assert not stale.exists()
+    left = {p.name for p in root.rglob("*.tmp")}
+    assert left == {"blues.00000.wav.tmp", "metadata.csv.tmp"}
+    assert (blues / "blues.00000.wav").read_bytes()[:4] == b"RIFF"
+
+
+@pytest.mark.parametrize("link", ["", "genres", "genres/blues", "genres/blues/blues.00000.wav",
+                                  "metadata.csv"])
+def test_cli_synth_refuses_symlinks_it_would_write_through(tmp_path, capsys, link):
+    # The adversarial run: OUT/genres/blues -> the user's folder; synth replaced their
+    # blues.00000.wav (the check did not follow the link, the writing did).
+    theirs = tmp_path / "theirs"
+    (theirs / "blues").mkdir(parents=True)
+    (theirs / "blues" / "blues.00000.wav").write_bytes(b"their clip")
+    (theirs / "metadata.csv").write_bytes(b"their metadata")
+    target = {"": theirs, "genres": theirs, "genres/blues": theirs / "blues",
+              "genres/blues/blues.00000.wav": theirs / "blues" / "blues.00000.wav",
+              "metadata.csv": theirs / "metadata.csv"}[link]
+    root = tmp_path / "set"
+    path = root / link if link else root
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    before, inside = _contents(theirs), sorted(p.name for p in tmp_path.rglob("*"))
+    for extra in ([], ["--overwrite"]):
+        status, err = _synth_cli(capsys, root, *extra)
+        assert status == 2
+        _one_line(err, f"error: {path}: is a symbolic link")
+        assert _contents(theirs) == before
+        assert sorted(p.name for p in tmp_path.rglob("*")) == inside  # nothing written
+
+
+def test_cli_synth_full_disk_names_the_file_and_leaves_no_partial_file(tmp_path, capsys,
+                                                                       monkeypatch):
+    # The adversarial run (a 3 MB tmpfs): "error: [Errno 28] No space left on device", no
+    # file named, a partial temporary file left.
+    root = tmp_path / "set"
+    root.mkdir()
+    (root / "notes.txt").write_text("mine")
+    real = dataset._save
+
+    def disk_fills_up(tmp, data):
+        if tmp.name.startswith("country.00000.wav."):
+            tmp.write_bytes(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(tmp, data)
+
+    monkeypatch.setattr(dataset, "_save", disk_fills_up)
+    monkeypatch.setattr(dataset, "n_workers", lambda n_jobs, n_items: 1)  # the patch applies
+    status, err = _synth_cli(capsys, root)
+    assert status == 2
+    clip = root / "genres" / "country" / "country.00000.wav"
+    _one_line(err, f"error: {clip}: No space left on device", "2 of 10 clips", "--overwrite")
+    assert not list(root.rglob("*.tmp")) and not clip.exists()
+    assert (root / "notes.txt").read_text() == "mine"
+    assert len(list(root.rglob("*.wav"))) == 2 and (root / dataset.JOURNAL).exists()
+    monkeypatch.undo()
+    status, err = _synth_cli(capsys, root)
+    assert status == 2 and "2 files from an earlier genre-lab synth run" in err
+    assert _synth_cli(capsys, root, "--overwrite")[0] == 0
+    assert len(list(root.rglob("*.wav"))) == 10 and (root / "notes.txt").read_text() == "mine"
+
+
+def test_a_worker_error_reaches_the_parent_naming_the_clip(tmp_path):
+    # Clips are written in worker processes: the error must cross with its file name.
+    final = tmp_path / "blues.00003.wav"
+    with pytest.raises(FileNotFoundError) as raised:
+        list(dataset.run_jobs([(dataset._save_temp, (tmp_path / "no" / "x.tmp", b"x", final))]
+                              * 2, n_jobs=2, progress=False))
+    assert raised.value.filename == str(final)
 
 
 # ---- realism: orderings seen in the real GTZAN ----------------------------------------------

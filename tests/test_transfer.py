@@ -166,6 +166,12 @@ def test_tag_files_and_name_bad_ones(module_cache, tmp_path, capsys):
     assert row["top"][0]["probability"] == pytest.approx(float(mean.max()), abs=1e-6)
     assert "bad.wav" in captured.err and "1 of 2 file(s)" in captured.err
     assert "Traceback" not in captured.err
+    import soundfile as sf
+
+    sf.write(tmp_path / "silence.wav", np.zeros(3 * 16000), 16000)  # no tags to hear
+    assert cli.main(["tag", str(tmp_path / "silence.wav")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "silence.wav" in captured.err and "no signal" in captured.err
 
 
 def _float_noise(path, peak, seconds=7.0, sr=22050):

@@ -56,6 +56,10 @@ def artist_split(tracks: pd.DataFrame, *, n_folds: int = 4, seed: int = 0,
     if tracks.artist.isna().any():
         raise ValueError("artist_split needs an artist for every track; the real GTZAN has "
                          "none in its files: use filtered_split (Kereliuk et al. 2015) instead")
+    artists = tracks.artist.nunique()
+    if artists < n_folds:  # each fold is a group of artists
+        raise ValueError(f"an artist split needs at least {n_folds} artists (one fold each), "
+                         f"these tracks have {artists} (see the artist column of metadata.csv)")
     folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     assignment = np.empty(len(tracks), dtype=int)
     for k, (_, idx) in enumerate(folds.split(tracks, tracks.genre, groups=tracks.artist)):

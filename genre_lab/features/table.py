@@ -210,6 +210,10 @@ def _cache_key(tracks: pd.DataFrame, seconds, sr) -> dict:
                 seconds=seconds, sr=sr, librosa=librosa.__version__)
 
 
+#: Shortest slice ``feature_table`` cuts (a 30-s clip gives at most 30 rows).
+MIN_SLICE_SECONDS = 1.0
+
+
 def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
                   n_jobs: int | None = None, progress: bool = True,
                   cache: bool = True) -> pd.DataFrame:
@@ -244,6 +248,9 @@ def feature_table(tracks: pd.DataFrame, *, seconds: float | None = None,
                          "(genre_lab.data.load_tracks())")
     if seconds is not None and not 0 < seconds < float("inf"):
         raise ValueError(f"seconds must be positive and finite, or None; got {seconds!r}")
+    if seconds is not None and seconds < MIN_SLICE_SECONDS:
+        raise ValueError(f"slices of {seconds:g} s are too short: at least {MIN_SLICE_SECONDS:g} "
+                         "s (the table's tempo needs several beats; Kaggle's slices are 3 s)")
     if seconds is not None and "duration" in tracks and len(tracks):
         longest = float(tracks["duration"].max())
         if seconds > longest:  # a slice is zero-padded to its length: memory without bound

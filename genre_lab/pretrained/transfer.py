@@ -399,13 +399,17 @@ def tag_file(path, model: nn.Module, *, top: int = 5) -> list[tuple[str, float]]
 
     Raises:
         AudioError, FileNotFoundError: as :func:`genre_lab.audio.stream_segments` (which
-            refuses NaN, infinite and absurdly loud samples); AudioError too should a
-            probability not be finite (never returned).
+            refuses NaN, infinite and absurdly loud samples); AudioError too for a silent
+            file, or should a probability not be finite (never returned).
     """
-    total, count = 0.0, 0
+    total, count, peak = 0.0, 0, 0.0
     for batch in audio.stream_segments(path, sr=musicnn.SR, seconds=SEGMENT_SECONDS):
+        peak = max(peak, float(np.abs(batch).max()))
         total = total + embed_segments(model, batch, ("taggram",))["taggram"].sum(axis=0)
         count += len(batch)
+    if peak < audio.SILENCE_PEAK:  # as predict and `genre-lab check` say
+        raise audio.AudioError(path, "no signal: the audio is silent (after mixing the "
+                                     "channels to mono)")
     mean = total / count
     if not np.isfinite(mean).all():
         raise audio.AudioError(path, "the tagger gave NaN or infinite probabilities")

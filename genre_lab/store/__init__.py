@@ -40,6 +40,8 @@ from ..config import cache_dir
 from .files import _HOST as _HOST  # "X as X": re-exported, used as store.X
 from .files import STALE_TEMP_SECONDS as STALE_TEMP_SECONDS
 from .files import _one_line, _temp_name, atomic_write, file_sha256, pid_alive
+from .files import _remove_stale_temps as remove_stale_temps
+from .files import _temp_name as temp_name
 from .folders import MANIFEST as MANIFEST
 from .folders import _folder_problem, _write_manifest
 from .npz import _npz_writer, _read_npz, _storable
@@ -47,7 +49,7 @@ from .tables import _decode_table, _encode_table
 
 __all__ = ["FORMAT", "atomic_write", "cached_arrays", "cached_folder", "cached_table",
            "entry_path", "file_sha256", "fingerprint", "key_hash", "locked", "model_path",
-           "pid_alive"]
+           "pid_alive", "remove_stale_temps", "temp_name"]
 
 #: Version of the on-disk layout; part of every key hash, so a change invalidates old entries.
 FORMAT = 2

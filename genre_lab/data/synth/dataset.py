@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import stat
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +44,43 @@ _ROW_BYTES = 1024  # per clip, beside its WAV: its metadata row and its record e
 _MAX_FILES_CHECKED = 2 * len(GENRES) * MAX_CLIPS_PER_GENRE  # a folder to write into
 
 
-def _write_wav(tmp: Path, y: np.ndarray, sr: int) -> tuple[int, str]:
+def _save(tmp: Path, data: bytes) -> None:
+    """Write ``data`` to the new file ``tmp`` (``O_EXCL``: never another's file)."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _save_temp(tmp: Path, data: bytes, final: Path) -> None:
+    """:func:`_save`; on failure, remove the partial ``tmp`` and name ``final`` in the error."""
+    try:
+        _save(tmp, data)
+    except FileExistsError:  # not ours: leave it
+        raise
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror or str(err), str(final)) from None
+        raise
+
+
+def _write_wav(tmp: Path, y: np.ndarray, sr: int, final: Path) -> tuple[int, str]:
     """Write ``y`` as 16-bit WAV to ``tmp``; return its size and sha256."""
     pcm = np.clip(np.round(y.astype(np.float64) * 32767.0), -32768, 32767).astype(np.int16)
     buffer = io.BytesIO()
     sf.write(buffer, pcm, sr, subtype="PCM_16", format="WAV")
     data = buffer.getvalue()
-    tmp.write_bytes(data)
+    _save_temp(tmp, data, final)
     return len(data), hashlib.sha256(data).hexdigest()
 
 
-def _write_clip(genre: str, seed: int, index: int, seconds: float, folder: Path):
-    """Render one clip into ``folder/<genre>.<index>.wav.tmp``; return its metadata row,
-    size and sha256 (the caller records it, then gives it its final name)."""
+def _write_clip(genre: str, seed: int, index: int, seconds: float, tmp: Path, final: Path):
+    """Render one clip into ``tmp`` (a unique temporary name next to ``final``); return its
+    metadata row, size and sha256 (the caller records it, then renames it to ``final``).
+    Runs in a worker process: an OSError names ``final``, and no partial ``tmp`` is left."""
     y, params = render_clip(genre, seed=seed, index=index, seconds=seconds, sr=SAMPLE_RATE)
-    track_id = f"{genre}.{index:05d}"
-    size, digest = _write_wav(folder / f"{track_id}.wav.tmp", y, SAMPLE_RATE)
-    return {"track_id": track_id, **params}, size, digest
+    size, digest = _write_wav(tmp, y, SAMPLE_RATE, final)
+    return {"track_id": f"{genre}.{index:05d}", **params}, size, digest
 
 
 def _recorded(root: Path) -> dict[str, set[tuple[int, str]]]:
@@ -129,10 +151,54 @@ def _check_free_space(root: Path, needed: int, freed: int) -> None:
                       f"clips, or another disk")
 
 
-def _prepare(root: Path, overwrite: bool, needed: int) -> None:
-    """Refuse a folder holding audio or ``metadata.csv`` that an earlier run did not write, or
-    that it wrote when ``overwrite`` is false; check the free space; then remove the earlier
-    run's files (only those, unchanged) and its record."""
+def _refuse_links(root: Path, targets: list[Path]) -> None:
+    """Refuse a symbolic link at ``root``, ``root/genres``, a genre folder, or where a file of
+    the set (``targets``, the record, the journal) would go: writing would follow it and
+    could replace files outside ``root``."""
+    genres = root / "genres"
+    folders = [root, genres, *(genres / g for g in GENRES)]
+    for path in [*folders, root / RECORD, root / JOURNAL, *targets]:
+        if path.parent not in (root, genres) and not path.parent.is_dir():
+            continue  # a genre folder still to be made holds nothing yet
+        if path.is_symlink():
+            raise FileExistsError(
+                f"{path}: is a symbolic link; genre-lab synth writes only into real folders "
+                f"and files (writing through a link could replace files outside {root}): "
+                f"refusing; choose another folder")
+
+
+def _make_root(root: Path) -> list[Path]:
+    """Create ``root`` and check that a file can be written in it; return the folders created
+    (deepest first). Raises OSError, naming ``root``, where nothing can be written."""
+    created, path = [], root
+    while not os.path.lexists(path) and path != path.parent:
+        created.append(path)
+        path = path.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=root, prefix=".genre-lab-synth-probe-"):
+            pass
+    except OSError as err:
+        _remove_folders(created)
+        raise OSError(err.errno, f"cannot write there ({err.strerror or err})",
+                      str(root)) from None
+    return created
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first; only while empty
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _prepare(root: Path, overwrite: bool, needed: int, targets: list[Path]) -> None:
+    """Refuse symbolic links (see :func:`_refuse_links`) and a folder holding audio or
+    ``metadata.csv`` that an earlier run did not write, or that it wrote when ``overwrite``
+    is false; create ``root`` and check that it can be written and has the free space; then
+    remove the earlier run's files (only those, unchanged) and its record."""
+    _refuse_links(root, targets)
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"{root}: exists and is not a folder")
     ours, foreign = _earlier_files(root)
@@ -146,11 +212,21 @@ def _prepare(root: Path, overwrite: bool, needed: int) -> None:
             f"{root}: holds {len(ours)} files from an earlier genre-lab synth run (e.g. "
             f"{ours[0]}): pass overwrite=True (genre-lab synth --overwrite) to replace them, "
             f"or choose an empty folder")
-    _check_free_space(root, needed, sum(p.stat().st_size for p in ours))
+    created = _make_root(root)
+    try:
+        _check_free_space(root, needed, sum(p.stat().st_size for p in ours))
+    except BaseException:
+        _remove_folders(created)
+        raise
     for path in ours:
         path.unlink()
     for name in (RECORD, JOURNAL):  # what they list is gone now
         (root / name).unlink(missing_ok=True)
+
+
+def _append(fd: int, data: bytes) -> None:
+    while data:  # a short write (a full disk) is followed by one that raises
+        data = data[os.write(fd, data):]
 
 
 def generate(root, *, clips_per_genre: int = 100, seconds: float = 30.0, seed: int = 0,
@@ -186,7 +262,13 @@ def generate(root, *, clips_per_genre: int = 100, seconds: float = 30.0, seed: i
             ``metadata.csv`` that no earlier run wrote, or that one did but was changed
             since; or, without ``overwrite``, the files of an earlier run. Nothing is
             written or removed then.
-        OSError: the disk has too little free space for the set (checked before writing).
+        FileExistsError: a symbolic link at ``root``, ``root/genres``, a genre folder, or
+            where a file of the set would go (writing would follow it). Nothing is written.
+        OSError: ``root`` cannot be created or written ("cannot write there"), or the disk
+            has too little free space for the set (both checked before writing; a folder
+            created for the check is removed); or writing a file failed (a full disk): the
+            error names the file, its partial temporary file is removed, and the clips
+            written before it are recorded, so ``overwrite`` replaces them.
     """
     clips_per_genre = _check_int("clips_per_genre", clips_per_genre, 1)
     if clips_per_genre > MAX_CLIPS_PER_GENRE:
@@ -200,39 +282,69 @@ def generate(root, *, clips_per_genre: int = 100, seconds: float = 30.0, seed: i
     root = Path(root)
     n_clips = len(GENRES) * clips_per_genre
     wav_bytes = 44 + 2 * round(seconds * SAMPLE_RATE)
-    _prepare(root, overwrite, needed=n_clips * (wav_bytes + _ROW_BYTES))
+    clips = [(genre, index) for genre in GENRES for index in range(clips_per_genre)]
+    finals = [root / "genres" / genre / f"{genre}.{index:05d}.wav" for genre, index in clips]
+    _prepare(root, overwrite, needed=n_clips * (wav_bytes + _ROW_BYTES),
+             targets=[*finals, root / _METADATA])
 
-    jobs = ((_write_clip, (genre, seed, index, seconds, root / "genres" / genre))
-            for genre in GENRES for index in range(clips_per_genre))
     for genre in GENRES:
         (root / "genres" / genre).mkdir(parents=True, exist_ok=True)
+        store.remove_stale_temps(root / "genres" / genre)  # of killed runs
+    store.remove_stale_temps(root)
+    # Unique temporary names (host, pid of this process, token): never a user's file, and a
+    # killed run's are removed by the next run (store.remove_stale_temps).
+    temps = [store.temp_name(final) for final in finals]
+    jobs = [(_write_clip, (genre, seed, index, seconds, tmp, final))
+            for (genre, index), tmp, final in zip(clips, temps, finals, strict=True)]
     written: dict[str, list] = {}
     rows = []
-    with open(root / JOURNAL, "a", encoding="utf-8") as journal:
-        def record(tmp: Path, final: Path, size: int, digest: str) -> None:
-            # Journal first: a file under its final name is always recorded.
-            rel = final.relative_to(root).as_posix()
-            journal.write(f"{size} {digest} {rel}\n")
-            journal.flush()
-            os.replace(tmp, final)
-            written[rel] = [size, digest]
+    current = finals[0]  # the file being written, named in an error without a file name
+    fd = os.open(root / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT |
+                 getattr(os, "O_NOFOLLOW", 0), 0o666)
 
-        for row, size, digest in run_jobs(jobs, n_jobs=n_workers(n_jobs, n_clips),
-                                          progress=progress, desc="synthetic mini-GTZAN",
-                                          unit="clip"):
-            final = root / "genres" / row["genre"] / f"{row['track_id']}.wav"
-            record(final.with_name(final.name + ".tmp"), final, size, digest)
+    def record(tmp: Path, final: Path, size: int, digest: str) -> None:
+        # Journal first: a file under its final name is always recorded.
+        nonlocal current
+        rel = final.relative_to(root).as_posix()
+        current = root / JOURNAL
+        _append(fd, f"{size} {digest} {rel}\n".encode())
+        current = final
+        os.replace(tmp, final)
+        written[rel] = [size, digest]
+
+    results = run_jobs(jobs, n_jobs=n_workers(n_jobs, n_clips), progress=progress,
+                       desc="synthetic mini-GTZAN", unit="clip")
+    done = 0
+    try:
+        for (row, size, digest), tmp, final in zip(results, temps, finals, strict=True):
+            record(tmp, final, size, digest)
             rows.append(row)
+            done += 1
+            current = finals[min(done, n_clips - 1)]  # the clip awaited next
         table = pd.DataFrame(rows)
         first = ["track_id", "genre", "artist", "seed", "index", "artist_slot"]
         table = table[first + [c for c in table.columns if c not in first]]
         table = table.sort_values(["genre", "index"], kind="stable").reset_index(drop=True)
         csv = table.to_csv(index=False).encode()
-        tmp = root / f"{_METADATA}.tmp"
-        tmp.write_bytes(csv)
-        record(tmp, root / _METADATA, len(csv), hashlib.sha256(csv).hexdigest())
-    text = json.dumps({"written_by": "genre-lab synth", "files": written}, sort_keys=True,
-                      indent=0)
-    store.atomic_write(root / RECORD, lambda f: f.write(text.encode()))
+        current = root / _METADATA
+        tmp = store.temp_name(current)
+        temps.append(tmp)
+        _save_temp(tmp, csv, current)
+        record(tmp, current, len(csv), hashlib.sha256(csv).hexdigest())
+        text = json.dumps({"written_by": "genre-lab synth", "files": written}, sort_keys=True,
+                          indent=0)
+        current = root / RECORD
+        store.atomic_write(current, lambda f: f.write(text.encode()))
+    except OSError as err:
+        raise OSError(err.errno, f"{err.strerror or err}; {done} of {n_clips} clips were "
+                      f"written before this, recorded as this run's (genre-lab synth "
+                      f"--overwrite replaces them)", err.filename or str(current)) from err
+    finally:
+        os.close(fd)
+        with warnings.catch_warnings():  # joblib's, on stopping early: the error says it
+            warnings.simplefilter("ignore")
+            results.close()  # stops the workers
+        for tmp in temps[done:]:  # the partial or unrecorded files of a failed run
+            tmp.unlink(missing_ok=True)
     (root / JOURNAL).unlink()
     return table
