@@ -59,27 +59,39 @@ def file_probabilities(saved: Checkpoint, path) -> np.ndarray:
 
     Raises:
         FileNotFoundError, genre_lab.audio.AudioError: the file cannot be read, is silent
-            (peak under :data:`genre_lab.audio.SILENCE_PEAK`, as ``genre-lab check`` says), or
-            the model's scores on it are not finite.
+            or a constant (its swing under twice :data:`genre_lab.audio.SILENCE_PEAK`, the
+            peak ``genre-lab check`` calls silent), shorter than a third of a segment, or the
+            model's scores on it are not finite.
     """
     from .features.frontend import FeatureExtractor
     from .train import predict_logits
 
     settings = saved.settings
     extract = FeatureExtractor(settings)
-    total, count, peak = 0.0, 0, 0.0
+    total, count, swing, last = 0.0, 0, 0.0, 0
     for batch in audio.stream_segments(path, sr=settings.sample_rate,
                                        seconds=settings.segment_seconds):
-        peak = max(peak, float(np.abs(batch).max()))
+        # how far the signal swings (a constant offset is no sound), and how long it is:
+        # the last segment of a file is zero-padded, so its trailing zeros are not counted
+        tail = np.trim_zeros(batch[-1], "b")
+        last = len(tail)
+        swing = max(swing, float(np.ptp(batch[:-1], axis=1).max(initial=0)),
+                    float(np.ptp(tail)) if len(tail) else 0.0)
         try:
             logits = predict_logits(saved.model, _segment_inputs(saved, batch, extract))
         except ValueError:  # NaN or inf: never "rock nan"
             raise audio.AudioError(path, _not_finite(saved)) from None
         total = total + logits.sum(0)
         count += len(batch)
-    if peak < audio.SILENCE_PEAK:
-        raise audio.AudioError(path, "no signal: the audio is silent (after mixing the "
-                                     "channels to mono)")
+    if swing / 2 < audio.SILENCE_PEAK:
+        raise audio.AudioError(path, "no signal: the audio is silent or a constant offset "
+                                     "(after mixing the channels to mono)")
+    seconds = ((count - 1) * batch.shape[1] + last) / settings.sample_rate
+    # below a third of a segment, two thirds of the one segment would be padding
+    shortest = settings.segment_seconds / 3
+    if seconds < shortest * (1 - 1e-6):
+        raise audio.AudioError(path, f"too short to classify: {seconds:.3g} s of audio, at "
+                                     f"least {shortest:g} s (a third of a segment)")
     if not np.isfinite(total).all():  # finite scores whose sum overflows
         raise audio.AudioError(path, _not_finite(saved))
     logits = total / count

@@ -586,3 +586,18 @@ def test_evaluate_refuses_damaged_facts_in_one_line(trained, synthetic_root, tmp
         capsys.readouterr()
         assert cli.main(["evaluate", str(path), str(synthetic_root)]) == 2
         one_line_error(capsys, "damaged checkpoint facts")
+
+
+def test_predict_gives_no_answer_without_sound(trained, tmp_path, capsys):
+    """A constant offset, one sample, 10 ms: each got a confident genre."""
+    import soundfile as sf
+
+    sf.write(tmp_path / "dc.wav", np.full(4 * 22050, 0.5), 22050)
+    sf.write(tmp_path / "one.wav", np.array([0.5]), 22050)
+    sf.write(tmp_path / "ms10.wav", 0.3 * np.sin(np.arange(220) / 3), 22050)
+    capsys.readouterr()
+    for name, why in (("dc.wav", "constant offset"), ("one.wav", "constant offset"),
+                      ("ms10.wav", "too short to classify")):
+        assert cli.main(["predict", str(trained), str(tmp_path / name)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and f"{name}: " in err and why in err
