@@ -338,12 +338,14 @@ def test_interrupted_computation_leaves_nothing(tracks, tmp_cache):
 
 
 def test_interrupted_write_leaves_nothing(tracks, tmp_cache, monkeypatch):
-    def interrupted_savez(file, **arrays):
-        file.write(b"PK\x03\x04 half an archive")
+    real_write_array = np.lib.format.write_array
+
+    def interrupted_write(file, array, **kwargs):  # the store writes each array of an entry
+        real_write_array(file, array, **kwargs)
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(np, "savez", interrupted_savez)
+        patch.setattr(np.lib.format, "write_array", interrupted_write)
         augment.augmented_segments(tracks, augment.Gain(db=2), settings=SETTINGS, progress=False)
     folder = tmp_cache / "arrays"
     assert not list(folder.glob("augmented-*.npz")) and not list(folder.glob("*.tmp"))
