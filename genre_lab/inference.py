@@ -145,6 +145,11 @@ def _data_problem(data: dict) -> str | None:
 
 
 def _scope_text(choice: str, counts: dict, n_test: int, compared: bool, left_out) -> str:
+    if "unknown" in counts:
+        text = (f"every track ({counts['unknown']}): the checkpoint does not record which "
+                "tracks it was trained on, so this may not be a test")
+        return text + (f"; left out: genres the model does not know ({', '.join(left_out)})"
+                       if left_out else "")
     if choice == "test":
         text = f"its test tracks, {counts['test']} of {n_test}"
         if counts["test"] < n_test:
@@ -198,7 +203,8 @@ def evaluate_folder(saved: Checkpoint, root, *, tracks: str = "auto",
         :func:`genre_lab.evaluate.evaluate`'s dict (per-class scores under the checkpoint's
         labels; tracks of other genres left out) plus ``model``, ``evaluated_on`` (the
         choice), ``scope`` (the same in words), ``tracks`` (how many of each role the folder
-        holds), ``track_ids`` (those scored), ``left_out_genres`` and ``root``.
+        holds; ``unknown`` when the checkpoint records no tracks), ``track_ids`` (those
+        scored), ``left_out_genres`` and ``root``.
 
     Raises:
         ValueError: no track fits the choice, or the scores are not finite (one line).
@@ -222,7 +228,15 @@ def evaluate_folder(saved: Checkpoint, root, *, tracks: str = "auto",
     roles, compared = track_roles(table, data)
     counts = {role: sum(r == role for r in roles.values()) for role in ROLES}
     choice = tracks
-    if choice == "auto":
+    if not any(key in data for key in ("test_tracks", "train_tracks", "val_tracks")):
+        # a checkpoint that does not say what it was trained on (a chapter's, an edited
+        # one): its tracks are neither test nor unseen as far as anyone can tell
+        if choice not in ("auto", "all"):
+            raise ValueError(f"{saved.path}: the checkpoint does not record which tracks it "
+                             "was trained on, so none can be called test or unseen; "
+                             "--tracks all scores every track")
+        choice, counts = "all", dict(test=0, trained=0, unseen=0, unknown=len(table))
+    elif choice == "auto":
         choice = "test" if counts["test"] else "unseen" if counts["unseen"] else None
         if choice is None:
             raise ValueError(f"{root}: every track is one the model was trained or "

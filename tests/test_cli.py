@@ -601,3 +601,19 @@ def test_predict_gives_no_answer_without_sound(trained, tmp_path, capsys):
         assert cli.main(["predict", str(trained), str(tmp_path / name)]) == 1
         out, err = capsys.readouterr()
         assert out == "" and f"{name}: " in err and why in err
+
+
+def test_evaluate_of_a_checkpoint_that_records_no_tracks(trained, synthetic_root, tmp_path,
+                                                         capsys):
+    """It was trained on some of these tracks, for all anyone can tell: never "unseen"."""
+    from genre_lab import checkpoint
+
+    saved = checkpoint.load(trained)
+    for info in ({}, dict(data="synthetic")):
+        path = checkpoint.save(saved.model, tmp_path / "m.pt", settings=saved.settings,
+                               info=info)
+        result = evaluate_json(capsys, path, synthetic_root)
+        assert result["evaluated_on"] == "all" and result["n_tracks"] == 50
+        assert result["tracks"]["unknown"] == 50 and "may not be a test" in result["scope"]
+        assert cli.main(["evaluate", str(path), str(synthetic_root), "--tracks", "unseen"]) == 2
+        one_line_error(capsys, "does not record which tracks it was trained on")
