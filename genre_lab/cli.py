@@ -36,8 +36,10 @@ def _synth(args) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"{args.out}: exists and is not a folder")
 
-    table = synth.generate(args.out, clips_per_genre=args.clips_per_genre, seconds=args.seconds,
-                           seed=args.seed, progress=not args.quiet, overwrite=args.overwrite)
+    with _only_writer(args.out, "synth"):  # two runs into one folder would mix their clips
+        table = synth.generate(args.out, clips_per_genre=args.clips_per_genre,
+                               seconds=args.seconds, seed=args.seed, progress=not args.quiet,
+                               overwrite=args.overwrite)
     print(f"wrote {len(table)} clips to {Path(args.out) / 'genres'} "
           f"(metadata: {Path(args.out) / 'metadata.csv'})")
     return 0

@@ -486,6 +486,17 @@ def test_two_trainings_into_one_folder(synthetic_root, tmp_path, capsys):
     assert train(synthetic_root, out) == 0
 
 
+def test_two_synths_into_one_folder(tmp_path, capsys):
+    from filelock import FileLock
+
+    out = tmp_path / "S"
+    with FileLock(str(cli_lock("synth", out))):  # another genre-lab synth at work
+        assert cli.main(["synth", str(out), "--clips-per-genre", "1", "--seconds", "1",
+                         "--quiet"]) == 2
+        one_line_error(capsys, "another genre-lab synth is writing there")
+    assert not out.exists()
+
+
 def test_a_full_disk_at_the_end_of_training_keeps_the_model(synthetic_root, tmp_path, capsys,
                                                             monkeypatch):
     import errno
