@@ -58,9 +58,11 @@ book: setup
 	@echo "The book: $(CURDIR)/book/_build/html/index.html"
 
 # Two test workers, each running a notebook at a time with one torch thread (conftest.py).
-# -rs: say why a test was skipped (the real-data tests need ../shared/data).
+# -rs: say why a test was skipped (the real-data tests need ../shared/data). PYTEST_ARGS adds
+# options, e.g. PYTEST_ARGS="--durations=30" (the slowest tests and notebook cells).
+PYTEST_ARGS ?=
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile -rs
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs $(PYTEST_ARGS)
 
 # The tests as an x86 CPU without AVX-512 computes (AVX2 and FMA, as an AMD EPYC):
 # tools/avx2.py caps NumPy's SIMD loops, torch's kernels, oneDNN, MKL and OpenBLAS, whatever
@@ -70,8 +72,12 @@ TESTS ?=
 test-avx2: setup
 	$(BIN)/python tools/avx2.py $(BIN)/python -m pytest -n 2 --dist loadfile -rs $(TESTS)
 
+# The chapters' kernels get one torch/BLAS thread per two cores, as in `make book` and
+# `make test` (binder/start does the same on Binder; DEVELOPERS.md has the figures).
+HALF_CORES := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 1 ? n / 2 : 1 )))
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$(HALF_CORES)} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-$(HALF_CORES)} \
+	  $(BIN)/jupyter lab notebooks/
 
 student: setup
 	$(BIN)/python book/student_versions.py --out student

@@ -12,15 +12,22 @@ a chapter down without the chapter doing more work. (The wait can also come from
 chapter's own worker processes; a chapter that waits on them is not helped, as its main
 thread sleeps meanwhile.) The terminal summary lists every notebook's time, its wait and
 its budget.
+
+A notebook whose every cell passed is kept as the chapter's execution in the book's
+jupyter-cache (book/chapter_cache.py), so ``make book`` after ``make test`` renders it
+without running it again. The kernels draw no progress bars (``GENRE_LAB_PROGRESS=0``), as
+in the book.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from pathlib import Path
 
 import jupytext
+import nbformat
 import nbval.plugin
 import pytest
 
@@ -74,12 +81,21 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
             self._turn = one_ray_at_a_time()
             self._turn.__enter__()
         self.started = time.perf_counter()  # the kernel's start-up counts too
-        super().setup()
+        progress = os.environ.get("GENRE_LAB_PROGRESS")
+        os.environ["GENRE_LAB_PROGRESS"] = "0"  # the kernel inherits it; as in the book
+        try:
+            super().setup()
+        finally:
+            if progress is None:
+                del os.environ["GENRE_LAB_PROGRESS"]
+            else:
+                os.environ["GENRE_LAB_PROGRESS"] = progress
         provisioner = getattr(self.kernel.km, "provisioner", None)
         self.kernel_pid = getattr(getattr(provisioner, "process", None), "pid", None)
 
     def teardown(self):
         try:
+            self.keep_execution()
             super().teardown()
         finally:
             if self._turn is not None:
@@ -93,9 +109,50 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
             items = list(super().collect())
         finally:
             nbval.plugin.nbformat.read = read
+        self.cells, self.passed = list(items), set()
         budget = self.nb.metadata.get("genre_lab", {}).get("budget_seconds")
         items.append(BudgetCheck.from_parent(self, name="budget", notebook=self, budget=budget))
         return items
+
+    def keep_execution(self):
+        """Store the executed chapter for the book, when every cell ran and passed."""
+        if self.path.parent != NOTEBOOKS or not self.cells or \
+                any(cell.nodeid not in self.passed for cell in self.cells):
+            return
+        seconds = time.perf_counter() - self.started
+        cache = _chapter_cache()
+        notebook = cache.read_chapter(self.path)
+        code = [c for c in notebook.cells if c.cell_type == "code"]
+        if [c.source.strip() for c in code] != [i.cell.source.strip() for i in self.cells]:
+            return  # jupytext and myst-nb read the cells differently: the book executes it
+        for number, (cell, item) in enumerate(zip(code, self.cells, strict=True), 1):
+            cell.execution_count = number
+            cell.outputs = [nbformat.from_dict(dict(o, execution_count=number))
+                            if o.output_type == "execute_result"
+                            else o for o in item.test_outputs]
+        try:
+            cache.store(cache.COURSE_CACHE, self.path, notebook, seconds, "nbval")
+        except Exception as error:  # the tests passed; the book will execute it instead
+            import warnings
+
+            warnings.warn(f"{self.path.name}: not kept for the book: {error}", stacklevel=1)
+
+
+def _chapter_cache():
+    """book/chapter_cache.py (book/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "genre_lab_chapter_cache", Path(__file__).parent / "book" / "chapter_cache.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    notebook = item.parent
+    if isinstance(notebook, JupytextNotebook) and report.when == "call" and report.passed:
+        notebook.passed.add(item.nodeid)
 
 
 def pytest_configure(config):

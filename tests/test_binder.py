@@ -203,3 +203,19 @@ def test_built_page_has_buttons_only_with_a_repository(tmp_path):
     html = _page(tmp_path / "without", {})
     assert "some-school" not in html and "mybinder" not in html and "git-pull" not in html
     assert "launch" not in " ".join(_links(html)).lower()
+
+
+def test_start_gives_the_kernels_half_the_cores_and_runs_the_command():
+    """binder/start (repo2docker runs it before JupyterLab): one torch thread per two cores,
+    as `make lab`, unless set; then the command it was given."""
+    start = BINDER / "start"
+    assert os.access(start, os.X_OK)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([str(start), "sh", "-c", 'echo "$OMP_NUM_THREADS $MKL_NUM_THREADS"'],
+                         env=env, check=True, capture_output=True, text=True, timeout=30).stdout
+    half = str(max(1, (os.cpu_count() or 2) // 2))
+    assert out.split() == [half, half]
+    out = subprocess.run([str(start), "sh", "-c", 'echo "$OMP_NUM_THREADS"'],
+                         env=dict(env, OMP_NUM_THREADS="3"), check=True, capture_output=True,
+                         text=True, timeout=30).stdout
+    assert out.split() == ["3"]

@@ -69,11 +69,11 @@ def tiny_book(root: Path, timeout: int) -> None:
                                                          second=second))
 
 
-def build(root: Path) -> subprocess.CompletedProcess:
+def build(root: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(BOOK / "build.py"), str(root),
                            "--warningiserror", "--keep-going"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +157,27 @@ def test_failing_chapters_are_named_last_and_other_pages_built(built):
     assert second.stdout.strip().splitlines()[-1].startswith("book: bad.md, code cell 2 ")
     assert "slow.md" not in second.stdout.strip().splitlines()[-1]
     assert not (html / "reports" / "slow.err.log").exists()
+
+
+def test_a_chapter_runs_once_per_change_of_its_code_package_or_data(tmp_path):
+    """book/chapter_cache.py: a second build reuses the first one's execution (outputs and
+    download included); another profile (or package, or library) drops it and runs again."""
+    tiny_book(tmp_path, timeout=60)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                       "  - file: ok\n")
+    first = build(tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert "book: executing 1 chapter(s)" in first.stdout
+    again = build(tmp_path)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "book: executing" not in again.stdout
+    assert "Using cached notebook" in again.stdout
+    html = tmp_path / "_build" / "html"
+    assert "3\n" in (html / "ok.html").read_text()
+    cells = json.loads((html / "_sources" / "ok.ipynb").read_text())["cells"]
+    assert [o.get("text") for o in cells[-1]["outputs"]] == [["3\n"]]
+
+    other = build(tmp_path, env=dict(os.environ, GENRE_LAB_PROFILE="standard"))
+    assert other.returncode == 0, other.stdout[-3000:]
+    assert "book: 1 chapter execution(s) made by other code or data dropped" in other.stdout
+    assert "book: executing 1 chapter(s)" in other.stdout
