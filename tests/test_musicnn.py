@@ -151,6 +151,38 @@ def test_shapes(models):
         assert v["taggram"].shape == (2, 50)
 
 
+@pytest.mark.parametrize("name", ["MTT_musicnn", "MSD_musicnn"])
+def test_front_end_blocks_take_the_max_first_with_the_same_values(models, name):
+    """At inference each front-end block takes its max over mel before ReLU and batch norm
+    (both monotonic per channel; decreasing where the batch norm's scale is negative, as for
+    most channels): the values of musicnn's order, conv -> ReLU -> batch norm -> max."""
+    import copy
+
+    import torch.nn.functional as F
+
+    model = models[name]
+    x = torch.from_numpy(np.random.default_rng(3).uniform(0, 4, (3, 187, 96)).astype(
+        np.float32))
+    with torch.no_grad():
+        h = model.bn_input(x.unsqueeze(1))
+        blocks = [(model.timbral_74, model.bn_timbral_74, F.pad(h, (0, 0, 3, 3))),
+                  (model.timbral_77, model.bn_timbral_77, F.pad(h, (0, 0, 3, 3)))] + [
+            (getattr(model, f"temporal_{k}"), getattr(model, f"bn_temporal_{k}"),
+             model._same(h, k)) for k in (128, 64, 32)]
+        for conv, bn, inp in blocks:
+            assert (bn.weight < 0).any() and (bn.weight > 0).any()  # both directions
+            musicnn_order = bn(F.relu(conv(inp))).amax(dim=3)
+            ours = model._block(inp, conv, bn)
+            assert ours.shape == musicnn_order.shape
+            assert (ours - musicnn_order).abs().max() <= 1e-6 * musicnn_order.abs().max()
+        # in training mode batch norm normalises with the statistics of the whole
+        # (batch, channel, time, mel) tensor: musicnn's order, as written
+        training = copy.deepcopy(model).train()
+        conv, bn, inp = training.timbral_74, training.bn_timbral_74, blocks[0][2]
+        expected = copy.deepcopy(bn)(F.relu(conv(inp))).amax(dim=3)
+        assert torch.equal(training._block(inp, conv, bn), expected)
+
+
 # ----------------------------------------------------------------- musical sense
 
 def top(model, batch, n=5):

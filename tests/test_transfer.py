@@ -55,6 +55,47 @@ def test_segments_are_musicnn_patches_of_the_whole_file(msd):
     assert transfer.SETTINGS.segment_samples == transfer.SEGMENT_SAMPLES == 47872
 
 
+def test_vectors_do_not_depend_on_the_batch_size(msd, monkeypatch):
+    """The network runs a few segments per forward pass (for speed); any batch size gives
+    the same vectors (float32 rounding), and embedding's names are transfer's."""
+    from genre_lab.pretrained import embedding
+
+    assert transfer.embed is embedding.embed and transfer.LAYERS is embedding.LAYERS
+    segments = np.random.default_rng(2).normal(0, 0.1, (5, transfer.SEGMENT_SAMPLES))
+    patches = transfer.segment_patches(segments.astype(np.float32))
+    layers = transfer.LAYERS["musicnn"]
+    by_batch = {b: embedding._vectors(msd, patches, layers, batch=b) for b in (1, 2, 5)}
+    monkeypatch.setattr(embedding, "_NETWORK_BATCH", 3)
+    by_batch[3] = transfer.embed_segments(msd, segments.astype(np.float32))
+    for layer in layers:
+        one = by_batch[1][layer]
+        assert one.shape[0] == 5
+        for b in (2, 3, 5):
+            assert np.abs(by_batch[b][layer] - one).max() <= 1e-5 * np.abs(one).max(), (b,
+                                                                                        layer)
+
+
+def test_tracks_in_parallel_give_each_tracks_own_vectors_in_order(synthetic_root, msd):
+    """embed runs torch.get_num_threads() tracks at a time, torch on one thread each, and
+    puts torch's thread count back."""
+    tracks = load_tracks(synthetic_root, progress=False).head(5)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        vectors = transfer.embed(tracks, msd, progress=False, cache=False)["max_pool"]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)
+    assert list(vectors.tracks) == list(tracks.track_id)
+    for track_id, path in zip(tracks.track_id, tracks.path, strict=True):
+        alone = transfer.embed_segments(msd, audio.segment(
+            audio.load(path, sr=musicnn.SR), sr=musicnn.SR, seconds=transfer.SEGMENT_SECONDS),
+            ("max_pool",))["max_pool"]
+        ours = vectors.for_tracks([track_id]).X
+        assert ours.shape == alone.shape == (2, 753)
+        assert np.abs(ours - alone).max() <= 1e-5 * np.abs(alone).max()
+
+
 def test_cached_weights_equal_the_checkpoint(msd, module_cache):
     direct = musicnn.load("MSD_musicnn").state_dict()
     assert all(torch.equal(direct[k], v) for k, v in msd.state_dict().items())

