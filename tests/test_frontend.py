@@ -149,3 +149,27 @@ def test_empty_mel_filters_are_zero_rows_as_in_librosa():
     empty = ref.sum(axis=1) == 0
     assert empty.any() and (out[empty] == 0).all()
     assert errors(out, ref)[0] <= 1e-5
+
+
+def test_banded_mel_is_the_dense_product():
+    # every filter lands in one band, with all of its bins: the same as basis @ |STFT|**2
+    y = torch.from_numpy(np.stack([chirp_noise(2.0), chirp_noise(2.0, seed=1)]).astype(np.float64))
+    for kwargs in [dict(), dict(n_fft=1024, hop_length=256, n_mels=40, fmin=30.0, fmax=8000.0),
+                   dict(n_mels=100)]:
+        mel = MelSpectrogram(**kwargs)
+        spec = torch.stft(y, n_fft=mel.n_fft, hop_length=mel.hop_length,
+                          window=mel.window.double(), center=True, pad_mode="constant",
+                          return_complex=True)
+        dense = mel.mel_basis.double() @ spec.abs().square()
+        torch.testing.assert_close(mel(y), dense, rtol=1e-10, atol=1e-12)
+
+
+def test_power_to_db_leaves_its_input_alone():
+    S = torch.rand(2, 8, 5, dtype=torch.float32) ** 4
+    before = S.clone()
+    for kwargs in [dict(), dict(ref=0.5, top_db=None), dict(ref=torch.amax)]:
+        power_to_db(S, **kwargs)
+        torch.testing.assert_close(S, before, rtol=0, atol=0)
+    ints = torch.tensor([[[1, 10, 100]]])
+    torch.testing.assert_close(power_to_db(ints, top_db=None),
+                               torch.tensor([[[0.0, 10.0, 20.0]]]))

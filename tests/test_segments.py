@@ -9,6 +9,7 @@ import librosa
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from conftest import shared, write_tone
 from genre_lab import GENRES, audio
@@ -184,3 +185,32 @@ def test_worker_threads_leave_torch_settings_alone(tracks):
     before = torch.get_num_threads()
     segment_features(tracks, F, progress=False, cache=False)
     assert torch.get_num_threads() == before
+
+
+def test_fast_pcm16_load_is_audio_load_bit_for_bit(tmp_path):
+    # mono 16-bit PCM at the feature rate: read as int16 and scaled; full scale included
+    loud = tmp_path / "loud.wav"
+    ramp = np.linspace(-1.0, 1.0, 3 * SR).astype(np.float32)
+    sf.write(str(loud), ramp, SR, subtype="PCM_16")
+    files = [write_tone(tmp_path / "tone.wav", seconds=3.5), loud]
+    files += sorted(shared("gtzan-sample").glob("genres/*/*.wav"))[:2]
+    # anything else goes through audio.load: other subtype, stereo, another rate
+    files += [write_tone(tmp_path / "float.wav", subtype="FLOAT"),
+              write_tone(tmp_path / "pcm24.flac", subtype="PCM_24"),
+              write_tone(tmp_path / "stereo.wav", channels=2),
+              write_tone(tmp_path / "44k.wav", sr=44100)]
+    for path in files:
+        ours, ref = segments._load(path, SR), audio.load(path, sr=SR)
+        assert ours.dtype == ref.dtype == np.float32 and ours.shape == ref.shape, path
+        np.testing.assert_array_equal(ours, ref, err_msg=str(path))
+
+
+def test_fast_load_errors_are_audio_loads(tmp_path):
+    empty = tmp_path / "empty.wav"
+    sf.write(str(empty), np.zeros(0, np.float32), SR, subtype="PCM_16")
+    with pytest.raises(audio.AudioError, match="empty.wav.*no audio samples"):
+        segments._load(empty, SR)
+    with pytest.raises(audio.AudioError, match="a folder"):
+        segments._load(tmp_path, SR)
+    with pytest.raises(FileNotFoundError, match="nothing.wav"):
+        segments._load(tmp_path / "nothing.wav", SR)

