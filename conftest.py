@@ -22,6 +22,7 @@ in the book.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import time
 from pathlib import Path
@@ -32,6 +33,17 @@ import nbval.plugin
 import pytest
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+#: The environment key the notebooks are stored under, computed once by the main process.
+CHAPTER_KEY = "GENRE_LAB_CHAPTER_KEY"
+#: The variables of that key (book/chapter_cache.ENVIRONMENT) as the main process saw them.
+CHAPTER_ENV = "GENRE_LAB_CHAPTER_ENV"
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 #: A chapter fails its budget check above this multiple of its declared budget.
 BUDGET_FACTOR = 2.0
 
@@ -81,15 +93,18 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
             self._turn = one_ray_at_a_time()
             self._turn.__enter__()
         self.started = time.perf_counter()  # the kernel's start-up counts too
-        progress = os.environ.get("GENRE_LAB_PROGRESS")
-        os.environ["GENRE_LAB_PROGRESS"] = "0"  # the kernel inherits it; as in the book
+        # The kernel inherits this process's environment: no progress bars, as in the book,
+        # and the chapter variables as the main process saw them before any test ran (a
+        # test may leave its own behind in a worker).
+        wanted = {"GENRE_LAB_PROGRESS": "0", **json.loads(os.environ.get(CHAPTER_ENV, "{}"))}
+        saved = {name: os.environ.get(name) for name in wanted}
+        for name, value in wanted.items():
+            _set_env(name, value)
         try:
             super().setup()
         finally:
-            if progress is None:
-                del os.environ["GENRE_LAB_PROGRESS"]
-            else:
-                os.environ["GENRE_LAB_PROGRESS"] = progress
+            for name, value in saved.items():
+                _set_env(name, value)
         provisioner = getattr(self.kernel.km, "provisioner", None)
         self.kernel_pid = getattr(getattr(provisioner, "process", None), "pid", None)
 
@@ -131,7 +146,8 @@ class JupytextNotebook(nbval.plugin.IPyNbFile):
                             if o.output_type == "execute_result"
                             else o for o in item.test_outputs]
         try:
-            cache.store(cache.COURSE_CACHE, self.path, notebook, seconds, "nbval")
+            cache.store(cache.COURSE_CACHE, self.path, notebook, seconds, "nbval",
+                    key=os.environ.get(CHAPTER_KEY))
         except Exception as error:  # the tests passed; the book will execute it instead
             import warnings
 
@@ -162,8 +178,15 @@ def pytest_configure(config):
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(name, "1")
     else:
-        # The main process, before the workers start: fill numba's cache so that parallel
-        # processes never compile librosa's kernels at once (see genre_lab.warmup).
+        # The main process, before the workers start (they inherit it): the key of what the
+        # chapters run on, before any test has run in a process (book/chapter_cache.py).
+        if config.option.nbval or config.option.nbval_lax:
+            chapter_cache = _chapter_cache()
+            os.environ[CHAPTER_KEY] = chapter_cache.environment_key()
+            os.environ[CHAPTER_ENV] = json.dumps({name: os.environ.get(name) for name
+                                                  in chapter_cache.ENVIRONMENT})
+        # Fill numba's cache so that parallel processes never compile librosa's kernels at
+        # once (see genre_lab.warmup).
         from genre_lab.warmup import compile_librosa_kernels
 
         compile_librosa_kernels()
