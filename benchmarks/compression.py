@@ -54,7 +54,7 @@ def parse_args(argv=None):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="resnet",
                    help="teacher: a model name, or 'best' for chapter 4's pick by validation "
-                        "among lenet5, cnn64, cheng and resnet")
+                        "between lenet5 and resnet")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for every timing")
     p.add_argument("--repeats", type=int, default=100, help="timed batch-1 calls per variant")
     p.add_argument("--sparsity", type=float, default=0.8,
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     save = functools.partial(checkpoint.save, settings=data.settings)
     cfg = train.TrainConfig(epochs=profile.epochs)
     if args.model == "best":
-        teacher = experiment.best_of(["lenet5", "cnn64", "cheng", "resnet"], data, cfg,
+        teacher = experiment.best_of(["lenet5", "resnet"], data, cfg,
                                      progress=False)
     else:
         teacher = experiment.train_model(args.model, data, cfg, progress=False)
