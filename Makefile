@@ -57,13 +57,12 @@ book: setup
 	$(BIN)/python book/build.py . $(BOOK_FLAGS) --warningiserror --nitpick --keep-going
 	@echo "The book: $(CURDIR)/book/_build/html/index.html"
 
-# Two test workers, each running a notebook at a time with one torch thread, taking the
-# longest chapters first (conftest.py; --no-loadscope-reorder keeps that order).
+# Two test workers, each running a notebook at a time with one torch thread (conftest.py).
 # -rs: say why a test was skipped (the real-data tests need ../shared/data). PYTEST_ARGS adds
 # options, e.g. PYTEST_ARGS="--durations=30" (the slowest tests and notebook cells).
 PYTEST_ARGS ?=
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rs $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -rs $(PYTEST_ARGS)
 
 # The tests as an x86 CPU without AVX-512 computes (AVX2 and FMA, as an AMD EPYC):
 # tools/avx2.py caps NumPy's SIMD loops, torch's kernels, oneDNN, MKL and OpenBLAS, whatever

@@ -216,48 +216,6 @@ def one_ray_at_a_time_fixture():
         yield
 
 
-#: Chapters that load models another chapter trains (experiment.best_of finds them in the
-#: store): taken after it, or they train the same models again beside it.
-LOADS_MODELS_OF = {"05-sequence-models": "04-spectrogram-cnns",
-                   "09-transfer-and-tagging": "04-spectrogram-cnns"}
-
-
-def _chapter_seconds() -> dict[str, float]:
-    """Each chapter's cold time (benchmarks/chapter_times.json, native run), else its budget."""
-    seconds = {path.stem: float(jupytext.read(path).metadata.get("genre_lab", {})
-                                .get("budget_seconds", 0))
-               for path in NOTEBOOKS.glob("[0-9][0-9]-*.md")}
-    measured = NOTEBOOKS.parent / "benchmarks" / "chapter_times.json"
-    try:
-        chapters = json.loads(measured.read_text())["native"]["chapters"]
-        seconds.update({name: float(c["seconds"]) for name, c in chapters.items()
-                        if name in seconds})
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    for chapter, first in LOADS_MODELS_OF.items():
-        if chapter in seconds and first in seconds:
-            seconds[chapter] = min(seconds[chapter], seconds[first] - 1e-3)
-    return seconds
-
-
-def pytest_collection_modifyitems(config, items):
-    """The order in which `make test`'s workers take the files (``--dist loadfile
-    --no-loadscope-reorder``): the chapters longest first, so that no worker is left alone
-    with a long one at the end; then the Ray tests (RAY_FILES), which by then follow the
-    appendix instead of waiting for its lock; then the other test files as collected. The
-    sort is stable: the tests of a file keep their order."""
-    if not any(isinstance(item.parent, JupytextNotebook) for item in items):
-        return
-    seconds = _chapter_seconds()
-
-    def rank(item):
-        if isinstance(item.parent, JupytextNotebook):
-            return 0, -seconds.get(item.path.stem, 0.0)
-        return (1 if item.path.name in RAY_FILES else 2), 0.0
-
-    items.sort(key=rank)
-
-
 def pytest_collect_file(file_path, parent):
     opt = parent.config.option
     if (opt.nbval or opt.nbval_lax) and file_path.suffix == ".md" and \
