@@ -159,7 +159,6 @@ def run_chapter(path: Path, *, threads: int, seed: int) -> dict:
 
 
 def run(args) -> None:
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
     if args.isa == "avx2":  # the switches that keep each library to AVX2 (tools/avx2.py)
         sys.path.insert(0, str(ROOT))
         from tools import avx2
@@ -302,6 +301,9 @@ def main(argv=None) -> None:
     rep.add_argument("--out", type=Path, default=OUT)
     rep.add_argument("--write", type=Path, default=ROOT / "benchmarks" / "claims.md")
     args = parser.parse_args(argv)
+    # one numba cache for the grid's warm-up and every run it starts (as `make` sets it):
+    # a warm-up into another cache leaves the runs compiling at once (numba#10128)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
     {"run": run, "grid": grid, "report": report}[args.command](args)
 
 

@@ -178,18 +178,31 @@ def over_seeds(name: str, data, train_config: TrainConfig | None = None, *,
                         **kwargs) for seed in seeds]
 
 
-def seed_summary(runs: dict[str, list[Run]], reference: str | None = None) -> pd.DataFrame:
+def seed_summary(runs: dict[str, list[Run]], reference: str | None = None, *,
+                 on: str = "test") -> pd.DataFrame:
     """One row per condition of ``{condition: over_seeds(...)}``: the number of seeds and the
-    mean and standard deviation of test segment and track accuracy; with ``reference``, a
-    ``verdict`` column (``evaluate.seed_verdicts``: better/worse only beyond the spreads).
+    mean and standard deviation of segment accuracy, and on the test side of track accuracy
+    too; with ``reference``, a ``verdict`` column (``evaluate.seed_verdicts``: better/worse
+    only beyond the spreads).
+
+    Args:
+        on: ``"validation"``: each run's best validation accuracy (the epoch it kept), what
+            a choice between conditions may look at; ``"test"``: the test side, to report a
+            choice once it is made.
     """
+    if on not in ("validation", "test"):
+        raise ValueError(f"on must be 'validation' or 'test', not {on!r}")
     rows = [dict(condition=condition, seed=run.config.seed,
-                 segment=run.result["segment_accuracy"], track=run.result["track_accuracy"])
+                 segment=max(run.history.val_accuracy) if on == "validation"
+                 else run.result["segment_accuracy"],
+                 track=np.nan if on == "validation" else run.result["track_accuracy"])
             for condition, condition_runs in runs.items() for run in condition_runs]
     table = pd.DataFrame(rows).groupby("condition", sort=False).agg(
         seeds=("seed", "nunique"), mean=("segment", "mean"), std=("segment", "std"),
         track_mean=("track", "mean"), track_std=("track", "std"))
     table.index.name = None
+    if on == "validation":
+        table = table.drop(columns=["track_mean", "track_std"])
     if reference is not None:
         table["verdict"] = seed_verdicts(table["mean"], table["std"], reference)
     return table

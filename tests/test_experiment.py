@@ -91,6 +91,14 @@ def test_over_seeds_and_seed_summary(data):
     assert table.loc["a", "mean"] == pytest.approx(np.mean(accs))
     assert table.loc["a", "std"] == pytest.approx(np.std(accs, ddof=1))
     assert table.loc["a", "verdict"] == "reference"
+    # a choice between conditions looks at validation: each run's best epoch there
+    chosen_on = experiment.seed_summary({"a": runs, "b": per_seed}, reference="a",
+                                        on="validation")
+    vals = [max(run.history.val_accuracy) for run in runs]
+    assert chosen_on.loc["a", "mean"] == pytest.approx(np.mean(vals))
+    assert "track_mean" not in chosen_on and chosen_on.loc["b", "seeds"] == 2
+    with pytest.raises(ValueError, match="validation"):
+        experiment.seed_summary({"a": runs}, on="val")
 
 
 def test_comparison_table_and_best_of_choose_by_validation(data, monkeypatch):

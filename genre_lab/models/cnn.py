@@ -42,22 +42,29 @@ class LeNet5(nn.Module):
 
     Garcia Martin's blog post (2019): 95% training but 78% test accuracy on GTZAN
     mel spectrograms, i.e. it overfits.
+
+    Args:
+        frequency_channel: add a frequency-coordinate input channel (see FrequencyChannel).
     """
 
-    def __init__(self, input_shape, n_classes: int = 10):
+    def __init__(self, input_shape, n_classes: int = 10, frequency_channel: bool = False):
         super().__init__()
+        self.coord = FrequencyChannel() if frequency_channel else nn.Identity()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Dropout(0.2),
+            nn.Conv2d(2 if frequency_channel else 1, 8, 3), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Dropout(0.2),
             nn.Conv2d(8, 32, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Dropout(0.2),
         )
+        with torch.no_grad():
+            flat = self.features(self.coord(torch.zeros(1, 1, *input_shape))).numel()
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(_flat_size(self.features, input_shape), 120), nn.ReLU(),
+            nn.Flatten(), nn.Linear(flat, 120), nn.ReLU(),
             nn.Dropout(0.3), nn.Linear(120, 84), nn.ReLU(), nn.Dropout(0.4),
             nn.Linear(84, n_classes),
         )
 
     def forward(self, x):
-        return self.head(self.features(x.unsqueeze(1)))
+        return self.head(self.features(self.coord(x.unsqueeze(1))))
 
 
 class CNN64(nn.Module):
