@@ -121,13 +121,30 @@ def missing(cache_path: Path, chapters: list[Path]) -> list[Path]:
     return [c for c in chapters if not is_cached(cache_path, c)]
 
 
+#: Seconds a chapter's worker may take beyond its cells' timeouts (kernel start and stop).
+KERNEL_ALLOWANCE = 120
+
+
+def deadline(chapter: Path, timeout: int | None) -> float | None:
+    """The seconds after which a chapter's worker is given up: every code cell at the cell
+    timeout, plus KERNEL_ALLOWANCE. None when cells have no timeout."""
+    if timeout is None or timeout <= 0:
+        return None
+    cells = sum(cell.cell_type == "code" for cell in read_chapter(chapter).cells)
+    return cells * timeout + KERNEL_ALLOWANCE
+
+
 def execute(cache_path: Path, missing: list[Path], *, timeout: int | None,
             workers: int = 2, estimate=None, log=print) -> list[Path]:
     """Execute these chapters, ``workers`` at a time (longest first, by
     ``estimate(chapter)`` seconds), each kernel with one torch/BLAS thread per
     ``2 x workers`` cores; store the ones that ran to the end. Returns the chapters that
-    failed (Jupyter Book runs them again and names the failing cell)."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    failed (Jupyter Book runs them again and names the failing cell).
+
+    A worker still busy after :func:`deadline` is killed and its chapter counted as failed:
+    a kernel's shutdown after a cell timeout can hang in jupyter_client, and a build must
+    end."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     if not missing:
         return []
@@ -143,18 +160,43 @@ def execute(cache_path: Path, missing: list[Path], *, timeout: int | None,
     # spawn: a fork of this process would carry its imports and threads into the workers
     import multiprocessing
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        jobs = {pool.submit(_execute, str(c), timeout, threads): c for c in missing}
-        for job in as_completed(jobs):
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    jobs = {pool.submit(_execute, str(c), timeout, threads): c for c in missing}
+    limits = {job: deadline(chapter, timeout) for job, chapter in jobs.items()}
+    began: dict = {}
+    pending, hung = set(jobs), False
+    while pending:
+        done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+        now = time.perf_counter()
+        for job in pending:
+            if job.running():
+                began.setdefault(job, now)
+        for job in done:
             chapter = jobs[job]
             notebook, seconds, error = job.result()
-            name = chapter.name
             if error is None:
                 store(cache_path, chapter, notebook, seconds, "book/build.py", key)
-                log(f"book: executed {name} in {seconds:.0f} s")
+                log(f"book: executed {chapter.name} in {seconds:.0f} s")
             else:
                 failed.append(chapter)
-                log(f"book: {name} failed ({error}) after {seconds:.0f} s; "
+                log(f"book: {chapter.name} failed ({error}) after {seconds:.0f} s; "
                     "Jupyter Book runs it again and names the cell")
+        late = [job for job in pending if job in began and limits[job] is not None
+                and now - began[job] > limits[job]]
+        if late:
+            # the pool cannot cancel a running job: stop every worker, count what was not
+            # done as failed (Jupyter Book runs those chapters again itself)
+            hung = True
+            for job in late:
+                log(f"book: {jobs[job].name} still running after {limits[job]:.0f} s (its "
+                    "cells' timeouts and the kernel's start and stop); worker stopped")
+            failed += [jobs[job] for job in pending]
+            break
+    if hung:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+    else:
+        pool.shutdown()
     log(f"book: chapters executed in {time.perf_counter() - start:.0f} s")
     return failed

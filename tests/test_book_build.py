@@ -181,3 +181,17 @@ def test_a_chapter_runs_once_per_change_of_its_code_package_or_data(tmp_path):
     assert other.returncode == 0, other.stdout[-3000:]
     assert "book: 1 chapter execution(s) made by other code or data dropped" in other.stdout
     assert "book: executing 1 chapter(s)" in other.stdout
+
+
+def test_a_chapter_worker_has_a_deadline(tmp_path):
+    """book/chapter_cache.py gives up on a worker that outlives its chapter's cell timeouts
+    (a kernel's shutdown after a timeout once hung a build for good): every code cell at
+    the timeout, plus the kernel's start and stop."""
+    spec = importlib.util.spec_from_file_location("chapter_cache_for_test",
+                                                  BOOK / "chapter_cache.py")
+    chapter_cache = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chapter_cache)
+    tiny_book(tmp_path, timeout=3)
+    slow = tmp_path / "slow.md"  # two code cells
+    assert chapter_cache.deadline(slow, 3) == 2 * 3 + chapter_cache.KERNEL_ALLOWANCE
+    assert chapter_cache.deadline(slow, None) is None and chapter_cache.deadline(slow, -1) is None
