@@ -55,8 +55,7 @@ class LeNet5(nn.Module):
             nn.Dropout(0.2),
             nn.Conv2d(8, 32, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Dropout(0.2),
         )
-        with torch.no_grad():
-            flat = self.features(self.coord(torch.zeros(1, 1, *input_shape))).numel()
+        flat = _flat_size(nn.Sequential(self.coord, self.features), input_shape)
         self.head = nn.Sequential(
             nn.Flatten(), nn.Linear(flat, 120), nn.ReLU(),
             nn.Dropout(0.3), nn.Linear(120, 84), nn.ReLU(), nn.Dropout(0.4),
@@ -123,8 +122,7 @@ class Cheng2020(nn.Module):
                        nn.Dropout(dropout)]
             channels = width
         self.features = nn.Sequential(*blocks)
-        with torch.no_grad():
-            flat = self.features(self.coord(torch.zeros(1, 1, *input_shape))).numel()
+        flat = _flat_size(nn.Sequential(self.coord, self.features), input_shape)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat, n_classes))
 
     def forward(self, x):
