@@ -25,9 +25,11 @@ features and models are rebuilt: nothing is shared between conditions), with
 ``TrainConfig.seed`` set to ``--train-seed`` (chapters that loop over seeds themselves keep
 their seeds). Failing cells are recorded, not fatal. At the end of a chapter every scalar
 variable of the notebook (numbers, strings, booleans) is saved, with a few tables per
-chapter (``EXTRA``), as one JSON line per chapter in ``--out`` (default
-``benchmarks/claims/``). ``report`` prints, for every number that differs between
-conditions, its range, and every cell that failed, and writes ``benchmarks/claims.md``.
+chapter (``EXTRA``) and the lessons it checked (``genre_lab.lessons.check``: each
+statement, its value, bound and margin), as one JSON line per chapter in ``--out`` (default
+``benchmarks/claims/``). ``report`` lists, per chapter, each lesson with the number of runs
+it held in and its worst margin, every number that differs between conditions with its
+range, and every cell that failed, and writes ``benchmarks/claims.md``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ EXTRA = {
         "test_segment": "{n: r.result['segment_accuracy'] for n, r in runs.items()}",
         "test_track": "{n: r.result['track_accuracy'] for n, r in runs.items()}",
         "picture_val": "picture_table['val acc (best)'].to_dict()",
+        "epochs_run": "{n: len(r.history.val_accuracy) for n, r in runs.items()}",
     },
     "05": {
         "val_best": "{n: max(r.history.val_accuracy) for n, r in runs.items()}",
@@ -75,7 +78,7 @@ EXTRA = {
         "curve": "curve.to_dict('list')",
         "variants": "compress.variant_table(rows)[['accuracy', 'track_accuracy', "
                     "'smaller ×', 'faster ×']].to_dict()",
-        "students": "{k: r.result['segment_accuracy'] for k, r in "
+        "students": "{k: r.validation['segment_accuracy'] for k, r in "
                     "[('teacher', teacher), ('plain', plain_student), ('distilled', distilled)]}",
     },
     "08": {
@@ -117,6 +120,11 @@ for _key, _expr in {extra!r}.items():
         _record[_key] = _plain(eval(_expr))
     except Exception as _error:
         _record[_key] = f"unavailable: {{_error!r}}"
+try:
+    from genre_lab import lessons as _lessons
+    _record["lessons"] = _lessons.recorded()
+except ImportError:
+    pass
 print("CLAIMS " + _json.dumps(_record))
 """
 
@@ -234,6 +242,29 @@ def _flatten(prefix: str, value, into: dict) -> None:
         into[prefix] = value
 
 
+def _lesson_rows(runs: list[dict]) -> list[str]:
+    """Each lesson the chapter checked (genre_lab.lessons) under these conditions: in how
+    many it held, and its worst margin, with the condition that gave it."""
+    outcomes: dict[str, list] = {}
+    for r in runs:
+        for statement, outcome in r["values"].get("lessons", {}).items():
+            outcomes.setdefault(statement, []).append((outcome, r))
+    if not outcomes:
+        return []
+    rows = ["| lesson | held | worst margin | value vs bound there | at |",
+            "|---|---:|---:|---|---|"]
+    for statement, seen in outcomes.items():
+        outcome, r = min(seen, key=lambda pair: pair[0]["margin"])
+        held = sum(o["holds"] for o, _ in seen)
+        rows.append(f"| {statement} | {held}/{len(seen)} | {outcome['margin']:+.3g} | "
+                    f"{outcome['value']:.4g} vs {outcome['bound']:.4g} | "
+                    f"{r.get('isa', 'native')}, {r['threads']} thr, seed {r['train_seed']} |")
+    missing = len(runs) - max(len(seen) for seen in outcomes.values())
+    note = [f"({missing} run(s) stopped before recording every lesson.)", ""] if missing else []
+    return ["Lessons (`genre_lab.lessons.check`): in how many runs each held, and its worst "
+            "margin (positive: held).", "", *rows, "", *note]
+
+
 def report(args) -> None:
     records = [json.loads(line) for path in sorted(args.out.glob("*.jsonl"))
                for line in path.read_text().splitlines() if line.strip()]
@@ -255,10 +286,11 @@ def report(args) -> None:
                              f"{r.get('isa', 'native')} "
                              f"({r['cpu']}): cell {failure['cell']}: `{failure['line'].strip()}` "
                              f"{failure['ename']}: {failure['evalue'][:120]}")
+        lines += _lesson_rows(runs)
         flat = []
         for r in runs:
             values = {}
-            _flatten("", r["values"], values)
+            _flatten("", {k: v for k, v in r["values"].items() if k != "lessons"}, values)
             flat.append(values)
         keys = sorted(set().union(*flat))
         rows = []

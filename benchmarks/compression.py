@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT / ".cache" / "numba"))
     import pandas as pd
 
-    from genre_lab import checkpoint, compress, config, dataset, experiment, models, train
+    from genre_lab import checkpoint, compress, config, dataset, experiment, models
     from genre_lab.data import load_tracks
 
     start = time.perf_counter()
@@ -93,12 +93,11 @@ def main(argv=None) -> int:
           f"{args.calibration} training segments")
     data = dataset.prepare(load_tracks(), split="track", seed=0, progress=False)
     save = functools.partial(checkpoint.save, settings=data.settings)
-    cfg = train.TrainConfig(epochs=profile.epochs)
-    if args.model == "best":
-        teacher = experiment.best_of(["lenet5", "resnet"], data, cfg,
-                                     progress=False)
+    cfg = experiment.recipe("resnet", profile)  # the students train as chapter 7's do
+    if args.model == "best":  # each model's recipe, as in chapter 4
+        teacher = experiment.best_of(["lenet5", "resnet"], data, progress=False)
     else:
-        teacher = experiment.train_model(args.model, data, cfg, progress=False)
+        teacher = experiment.train_model(args.model, data, progress=False)
     print(f"{stamp()} teacher {teacher.name} ({profile.name} profile, "
           f"{'real GTZAN' if config.data_root() else 'synthetic'} data)", file=sys.stderr)
     x, y, ids = data.arrays("test", ["logmel"])

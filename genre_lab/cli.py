@@ -202,7 +202,7 @@ def _write_json(path: Path, report: dict) -> None:
 
 
 def _train_locked(args, out: Path) -> int:
-    from . import checkpoint, config, dataset, experiment, models, train
+    from . import checkpoint, config, dataset, experiment, models
     from .catalog import PROBES
     from .data import load_tracks
 
@@ -217,8 +217,9 @@ def _train_locked(args, out: Path) -> int:
                          "validation tracks for early stopping")
     data = dataset.prepare(tracks, split=args.split, seed=args.seed, profile=profile,
                            split_folder=args.split_folder, progress=not args.quiet)
-    cfg = train.TrainConfig(epochs=args.epochs or profile.epochs, seed=args.seed,
-                            batch_size=args.batch_size, lr=args.lr, patience=args.patience)
+    given = dict(epochs=args.epochs, lr=args.lr, patience=args.patience)
+    cfg = experiment.recipe(args.model, profile, seed=args.seed, batch_size=args.batch_size,
+                            **{k: v for k, v in given.items() if v is not None})
     run = experiment.train_model(args.model, data, cfg, cache=False, progress=not args.quiet)
     info = dict(data=_data_info(args, data.tracks, profile),
                 test={k: run.result[k] for k in ("segment_accuracy", "track_accuracy",
@@ -473,16 +474,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "MagnaTagATune (needs the musicnn wheel; see chapter 9)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
     p.add_argument("--epochs", type=_positive(int, MAX_EPOCHS), default=None,
-                   help="default: the profile's")
+                   help="default: the model's recipe for the profile (genre_lab.experiment)")
     p.add_argument("--split", default="track", choices=["track", "artist", "filtered", "all"],
                    help="all (probes only): train on every track, keep none for testing")
     p.add_argument("--split-folder", type=Path, default=None,
                    help="folder with the filtered split lists (default: fetched ones)")
     p.add_argument("--seed", type=_seed, default=0, metavar="K")
     p.add_argument("--batch-size", type=_positive(int, MAX_BATCH_SIZE), default=32)
-    p.add_argument("--lr", type=_positive(float, MAX_LEARNING_RATE), default=1e-3)
+    p.add_argument("--lr", type=_positive(float, MAX_LEARNING_RATE), default=None,
+                   help="default: the model's recipe (1e-3 for most)")
     p.add_argument("--patience", type=_positive(int, MAX_EPOCHS), default=None,
-                   help="early stopping patience")
+                   help="early stopping patience (default: the model's recipe)")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in DIR")
     p.add_argument("--profile", default=None, choices=["quick", "standard", "full"],
                    help="default: GENRE_LAB_PROFILE or quick")

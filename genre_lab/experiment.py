@@ -21,19 +21,42 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from . import catalog, checkpoint, models, store
+from . import catalog, checkpoint, config, models, store
 from .dataset import Dataset, prepare, split_tracks
 from .evaluate import evaluate, seed_verdicts
 from .train import History, TrainConfig, fit, predict_logits, seed_everything
 
-__all__ = ["Distillation", "Run", "best_of", "comparison_table", "over_seeds", "prepare",
-           "seed_summary", "split_tracks", "train_model", "weights_hash"]
+__all__ = ["RECIPES", "Distillation", "Run", "best_of", "comparison_table", "over_seeds",
+           "prepare", "recipe", "seed_summary", "split_tracks", "train_model", "weights_hash"]
+
+#: How a model trains until validation stops improving, chosen from measured validation
+#: curves (``python benchmarks/convergence.py``; benchmarks/convergence.md): ``epochs`` as
+#: a multiple of the profile's epochs, the rest as in :class:`TrainConfig`. The cheap models
+#: (a fraction of a second an epoch on the quick profile) train long with early stopping;
+#: the ResNet, several seconds an epoch, gets a one-cycle schedule, which ends on a plateau
+#: in fewer epochs. Other models train for the profile's epochs.
+_EARLY_STOPPING = dict(epochs=6, patience=10)
+RECIPES = {
+    **{name: _EARLY_STOPPING for name in ("mlp", "lenet5", "lstm", "cnn1d", "crnn", "fusion")},
+    "resnet": dict(epochs=1.5, lr=3e-3, schedule="onecycle"),
+}
+
+
+def recipe(name: str, profile=None, **changes) -> TrainConfig:
+    """The :class:`TrainConfig` the course trains model ``name`` with on ``profile`` (default:
+    ``GENRE_LAB_PROFILE``), with ``changes`` applied (e.g. ``seed=1``)."""
+    profile = config.get_profile(profile)
+    options = dict(RECIPES.get(name, {}))
+    epochs = max(1, round(options.pop("epochs", 1) * profile.epochs))
+    return dataclasses.replace(TrainConfig(epochs=epochs, **options), **changes)
 
 
 @dataclass
 class Run:
     """A trained model with its history and its test-set evaluation (``cached``: loaded
-    from the store, so ``history.seconds`` is the time of the run that trained it)."""
+    from the store, so ``history.seconds`` is the time of the run that trained it).
+    ``validation`` is the same evaluation on the validation side (None without one): what a
+    choice between runs may look at, per segment and per track."""
 
     name: str
     model: models.Classifier
@@ -44,6 +67,7 @@ class Run:
     labels: np.ndarray
     track_ids: np.ndarray
     cached: bool = False
+    validation: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -88,9 +112,11 @@ def _run_key(name: str, data: Dataset, cfg: TrainConfig, options: dict, tag,
     if data.segment_split is not None:
         assignment = hashlib.sha256("".join(data.segment_split).encode()).hexdigest()
     # what cannot change the weights stays out of the key: the device (as the cache is per
-    # machine), the loader's workers, and mixed precision left to its device default
+    # machine), the loader's workers, and mixed precision left to its device default; a
+    # constant learning rate, the default, too (models trained before schedules keep theirs)
     config = {k: v for k, v in asdict(cfg).items()
-              if k != "num_workers" and not (k == "amp" and v is None)}
+              if k != "num_workers" and not (k == "amp" and v is None)
+              and not (k == "schedule" and v == "constant")}
     return dict(name=name, options=options, config={**config, "device": None},
                 tracks=store.fingerprint(data.tracks), split=assignment,
                 features=data.settings.as_dict(), augmentations=data.augmentations, tag=tag,
@@ -112,10 +138,10 @@ def train_model(name: str, data: Dataset, train_config: TrainConfig | None = Non
     caching.
 
     Args:
-        train_config: default: the dataset profile's epochs, otherwise ``TrainConfig()``.
+        train_config: default: the model's :func:`recipe` for the dataset's profile.
         distill: learn from a teacher as well (:class:`Distillation`).
     """
-    cfg = train_config or TrainConfig(epochs=data.profile.epochs)
+    cfg = train_config or recipe(name, data.profile)
     kinds = catalog.input_kinds(name)
     test_x, test_y, test_ids = data.arrays("test", kinds)
     cache_tag = cache_tag or getattr(batch_transform, "key", None)
@@ -155,9 +181,13 @@ def train_model(name: str, data: Dataset, train_config: TrainConfig | None = Non
                                     distillation=distill.key() if distill else None))
     logits = predict_logits(model, test_x)
     result = evaluate(logits, test_y, test_ids)
+    validation = None
+    if data.has_side("val"):
+        val_x, val_y, val_ids = data.arrays("val", kinds)
+        validation = evaluate(predict_logits(model, val_x), val_y, val_ids)
     label = name if distill is None else f"{name} (distilled)"
     return Run(label, model, history, cfg, result, logits, test_y, test_ids,
-               cached=saved is not None)
+               cached=saved is not None, validation=validation)
 
 
 def over_seeds(name: str, data, train_config: TrainConfig | None = None, *,
@@ -173,7 +203,7 @@ def over_seeds(name: str, data, train_config: TrainConfig | None = None, *,
     if seeds is None or train_config is None:
         profile = make(0).profile
         seeds = range(profile.seeds) if seeds is None else seeds
-        train_config = train_config or TrainConfig(epochs=profile.epochs)
+        train_config = train_config or recipe(name, profile)
     return [train_model(name, make(seed), dataclasses.replace(train_config, seed=seed),
                         **kwargs) for seed in seeds]
 
@@ -181,28 +211,30 @@ def over_seeds(name: str, data, train_config: TrainConfig | None = None, *,
 def seed_summary(runs: dict[str, list[Run]], reference: str | None = None, *,
                  on: str = "test") -> pd.DataFrame:
     """One row per condition of ``{condition: over_seeds(...)}``: the number of seeds and the
-    mean and standard deviation of segment accuracy, and on the test side of track accuracy
-    too; with ``reference``, a ``verdict`` column (``evaluate.seed_verdicts``: better/worse
-    only beyond the spreads).
+    mean and standard deviation of segment and track accuracy; with ``reference``, a
+    ``verdict`` column on segments (``evaluate.seed_verdicts``: better/worse only beyond the
+    spreads).
 
     Args:
-        on: ``"validation"``: each run's best validation accuracy (the epoch it kept), what
-            a choice between conditions may look at; ``"test"``: the test side, to report a
-            choice once it is made.
+        on: ``"validation"``: the validation side (the epoch each run kept), what a choice
+            between conditions may look at; ``"test"``: the test side, to report a choice
+            once it is made.
     """
     if on not in ("validation", "test"):
         raise ValueError(f"on must be 'validation' or 'test', not {on!r}")
-    rows = [dict(condition=condition, seed=run.config.seed,
-                 segment=max(run.history.val_accuracy) if on == "validation"
-                 else run.result["segment_accuracy"],
-                 track=np.nan if on == "validation" else run.result["track_accuracy"])
-            for condition, condition_runs in runs.items() for run in condition_runs]
+    rows = []
+    for condition, condition_runs in runs.items():
+        for run in condition_runs:
+            side = run.result if on == "test" else run.validation
+            if side is None:
+                raise ValueError(f"{condition}: the run has no validation side")
+            rows.append(dict(condition=condition, seed=run.config.seed,
+                             segment=side["segment_accuracy"],
+                             track=side.get("track_accuracy", np.nan)))
     table = pd.DataFrame(rows).groupby("condition", sort=False).agg(
         seeds=("seed", "nunique"), mean=("segment", "mean"), std=("segment", "std"),
         track_mean=("track", "mean"), track_std=("track", "std"))
     table.index.name = None
-    if on == "validation":
-        table = table.drop(columns=["track_mean", "track_std"])
     if reference is not None:
         table["verdict"] = seed_verdicts(table["mean"], table["std"], reference)
     return table

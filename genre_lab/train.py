@@ -95,6 +95,10 @@ class TrainConfig:
         weight_decay: L2 penalty (AdamW's decoupled weight decay).
         patience: stop after this many epochs without a better validation accuracy
             (None: never stop early).
+        schedule: the learning rate over training: ``"constant"`` (``lr`` throughout) or
+            ``"onecycle"`` (``torch.optim.lr_scheduler.OneCycleLR``: warm up to ``lr`` over
+            the first 30% of the steps, then anneal to almost zero by the last epoch; Smith &
+            Topin 2019), which reaches a given accuracy in fewer epochs.
         seed: seeds initialisation, shuffling, mixup and augmentation.
         mixup_alpha: > 0 mixes pairs of examples and their labels (Zhang et al. 2018).
         normalize: standardise each input row (mel band, MFCC) with training statistics;
@@ -114,6 +118,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     patience: int | None = None
+    schedule: str = "constant"
     seed: int = 0
     mixup_alpha: float = 0.0
     normalize: bool = True
@@ -336,6 +341,12 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
                          batch_size=256, pin_memory=pin, **workers)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
+    if config.schedule not in ("constant", "onecycle"):
+        raise ValueError(f"schedule must be 'constant' or 'onecycle', not {config.schedule!r}")
+    scheduler = None
+    if config.schedule == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, epochs=config.epochs, steps_per_epoch=len(loader))
     loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
     history, best_state, best_key, waited = History(), None, None, 0
 
@@ -373,6 +384,8 @@ def fit(model: models.Classifier, train_inputs, train_labels, val_inputs=None, v
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if scheduler is not None:
+                scheduler.step()
             loss_value = loss.item()  # the sync the running loss needs anyway: no extra cost
             if not math.isfinite(loss_value):
                 raise diverged(f"the training loss is {loss_value}", epoch, batch_index)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import toy_dataset
-from genre_lab import checkpoint, experiment, models, store
+from genre_lab import checkpoint, config, experiment, models, store
 from genre_lab.train import TrainConfig
 
 
@@ -69,10 +69,11 @@ def test_distilled_runs_are_cached_apart_from_plain_ones(data, tmp_path):
     assert first.logits.shape == (len(data.side("test", "logmel")), 10)
 
 
-def test_default_epochs_come_from_the_dataset_profile(data):
+def test_the_default_config_is_the_models_recipe_for_the_dataset_profile(data):
     run = experiment.train_model("mlp", data, progress=False, cache=False, hidden=(16,))
-    assert run.config.epochs == data.profile.epochs == 2
-    assert len(run.history.train_loss) == 2
+    assert run.config == experiment.recipe("mlp", data.profile)
+    assert run.config.epochs == 6 * data.profile.epochs == 12 and run.config.patience == 10
+    assert 1 <= len(run.history.train_loss) <= 12
 
 
 def test_over_seeds_and_seed_summary(data):
@@ -91,12 +92,17 @@ def test_over_seeds_and_seed_summary(data):
     assert table.loc["a", "mean"] == pytest.approx(np.mean(accs))
     assert table.loc["a", "std"] == pytest.approx(np.std(accs, ddof=1))
     assert table.loc["a", "verdict"] == "reference"
-    # a choice between conditions looks at validation: each run's best epoch there
+    # a choice between conditions looks at validation: the epoch each run kept, per
+    # segment (what training saw as its best) and per track
     chosen_on = experiment.seed_summary({"a": runs, "b": per_seed}, reference="a",
                                         on="validation")
-    vals = [max(run.history.val_accuracy) for run in runs]
+    vals = [run.validation["segment_accuracy"] for run in runs]
+    assert vals == pytest.approx([max(run.history.val_accuracy) for run in runs])
     assert chosen_on.loc["a", "mean"] == pytest.approx(np.mean(vals))
-    assert "track_mean" not in chosen_on and chosen_on.loc["b", "seeds"] == 2
+    assert chosen_on.loc["a", "track_mean"] == pytest.approx(
+        np.mean([run.validation["track_accuracy"] for run in runs]))
+    assert runs[0].validation["n_tracks"] == (data.tracks.split == "val").sum()
+    assert chosen_on.loc["b", "seeds"] == 2
     with pytest.raises(ValueError, match="validation"):
         experiment.seed_summary({"a": runs}, on="val")
 
@@ -123,3 +129,14 @@ def test_comparison_table_and_best_of_choose_by_validation(data, monkeypatch):
 
     monkeypatch.setattr(experiment, "fit", no_training)  # the runs come from the store
     assert experiment.best_of(["mlp", "lenet5"], data, CFG, progress=False).name == best.name
+
+
+def test_each_model_trains_with_its_recipe():
+    quick = config.get_profile("quick")
+    resnet = experiment.recipe("resnet", quick)
+    assert (resnet.schedule, resnet.epochs, resnet.patience) == ("onecycle", 12, None)
+    mlp = experiment.recipe("mlp", quick, seed=3)
+    assert (mlp.epochs, mlp.patience, mlp.seed, mlp.schedule) == (48, 10, 3, "constant")
+    assert experiment.recipe("cnn64", quick) == TrainConfig(epochs=quick.epochs)
+    standard = experiment.recipe("resnet", "standard")
+    assert standard.epochs == 45

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "genre_lab"
 #: ``features.frontend``) and units of lower layers, never a unit of its own layer or above.
 LAYERS = [
     {"__init__"},                       # GENRES, __version__
-    {"config", "catalog"},              # profiles and feature settings, model names
+    {"config", "catalog", "lessons"},   # profiles and feature settings, model names;
+                                        # lessons asserted with their margins
     {"store", "warmup", "audio", "parallel"},  # the one cache; numba warm-up; decoding and
                                         # cutting; process pools and progress bars
     {"data"},                           # GTZAN, the synthetic set, splits, fetch

@@ -233,3 +233,27 @@ def test_predict_logits_never_returns_nan():
     X, _ = toy_data()
     with pytest.raises(ValueError, match="NaN or infinite logits for 120 of 120"):
         train.predict_logits(model, [X])
+
+
+def test_a_one_cycle_schedule_peaks_at_lr_and_anneals_to_almost_zero(monkeypatch):
+    made = []
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR
+
+    def recording(*args, **kwargs):
+        made.append(one_cycle(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(torch.optim.lr_scheduler, "OneCycleLR", recording)
+    _, history = fit_once(epochs=4, schedule="onecycle", lr=3e-3)
+    (scheduler,) = made
+    group = scheduler.optimizer.param_groups[0]
+    assert group["max_lr"] == 3e-3 and scheduler.last_epoch == 4 * 5   # 80 segments / 16
+    assert group["lr"] < 3e-3 / 50       # the last step: near zero
+    assert max(history.val_accuracy) > 0.3    # chance: 0.1
+    _, constant = fit_once(epochs=4, lr=3e-3)
+    assert not made[1:] and constant.val_accuracy != history.val_accuracy
+
+
+def test_an_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="schedule must be"):
+        fit_once(epochs=1, schedule="cosine")
